@@ -1,0 +1,449 @@
+//! The server's configuration file (`config.toml`) and its environment overrides.
+//!
+//! The manifest generator serializes this very struct into the ConfigMap, so a key the
+//! server does not know can never reach a cluster: both sides share one definition.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::env_vars;
+use crate::models::{ModelId, UnknownModel};
+
+/// Everything `akidb-embed` reads from `config.toml`. Every key is optional; a missing key
+/// takes the default documented on it. Unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP listener, request limits and shutdown.
+    pub server: ServerConfig,
+    /// Models, batching and truncation.
+    pub embedding: EmbeddingConfig,
+    /// Logs and metrics.
+    pub observability: ObservabilityConfig,
+}
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind. Default `0.0.0.0`.
+    pub host: IpAddr,
+    /// Port of the API and health routes. Default `8080`.
+    pub port: u16,
+    /// After SIGTERM, how long in-flight and queued requests may take before the process
+    /// exits anyway. Default `20`.
+    pub drain_timeout_secs: u32,
+    /// Largest accepted request body, in bytes. Default `2097152` (2 MiB).
+    pub body_limit_bytes: u64,
+    /// Longest time one request may wait and compute before it fails with 503. Default `30`.
+    pub request_timeout_secs: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 8080,
+            drain_timeout_secs: 20,
+            body_limit_bytes: 2 * 1024 * 1024,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[embedding]`: models and batching.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingConfig {
+    /// Folder holding one sub-folder per model id, in the Hugging Face layout.
+    /// Default `/models`.
+    pub model_dir: PathBuf,
+    /// Models loaded at start-up; readiness waits for all of them. The first one is the
+    /// default for requests that name no model. Default `["all-MiniLM-L6-v2"]`.
+    pub preload_models: Vec<ModelId>,
+    /// Most models held in memory at once. Default `2`.
+    pub max_models: usize,
+    /// Token budget of one forward pass; requests are batched up to it. Default `8192`.
+    pub max_batch_tokens: usize,
+    /// Most texts in one request; more is answered with 413. Default `128`.
+    pub max_texts_per_request: usize,
+    /// Requests waiting for compute before new ones get 429. Default `256`.
+    pub max_queued_requests: usize,
+    /// Whether over-long inputs are cut to the model's limit when a request does not say.
+    /// Default `true`.
+    pub truncate: bool,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            model_dir: PathBuf::from("/models"),
+            preload_models: vec![ModelId::AllMiniLmL6V2],
+            max_models: 2,
+            max_batch_tokens: 8192,
+            max_texts_per_request: 128,
+            max_queued_requests: 256,
+            truncate: true,
+        }
+    }
+}
+
+/// `[observability]`: logs and metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObservabilityConfig {
+    /// Log verbosity; `RUST_LOG` overrides it. Default `info`.
+    pub log_level: LogLevel,
+    /// Log line format. Default `json`.
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics. Default `true`.
+    pub metrics_enabled: bool,
+    /// Port of `/metrics`. A port of its own keeps metrics off the public Ingress; set it
+    /// equal to `server.port` to serve both on one listener. Default `9090`.
+    pub metrics_port: u16,
+}
+
+impl Default for ObservabilityConfig {
+    fn default() -> Self {
+        ObservabilityConfig {
+            log_level: LogLevel::Info,
+            log_format: LogFormat::Json,
+            metrics_enabled: true,
+            metrics_port: 9090,
+        }
+    }
+}
+
+/// Log verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    /// The level as a `tracing` filter directive.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines, for terminals.
+    Text,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML did not parse or named an unknown key; the message carries line and key.
+    #[error("invalid configuration: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// An environment variable held a value of the wrong form.
+    #[error("environment variable {var}={value:?}: {reason}")]
+    Env {
+        /// Variable name.
+        var: &'static str,
+        /// Value it held.
+        value: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A value the types allow but the server cannot work with.
+    #[error("invalid configuration: `{key}` {reason}")]
+    Invalid {
+        /// Dotted key, e.g. `embedding.max_models`.
+        key: &'static str,
+        /// What is wrong, with the values involved.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Parses `config.toml` text and checks it with [`Config::validate`].
+    ///
+    /// # Errors
+    /// A syntax error, an unknown key, a value of the wrong type or a refused combination.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration as `config.toml` text: every key written out, so the file in the
+    /// ConfigMap documents what the server will do.
+    #[must_use]
+    pub fn to_toml_string(&self) -> String {
+        // Every field is a plain value or table: serialization cannot fail.
+        toml::to_string(self).unwrap_or_else(|e| unreachable!("Config always serializes: {e}"))
+    }
+
+    /// Applies the `AKIDB_*` environment overrides, reading variables through `lookup`
+    /// (pass `|k| std::env::var(k).ok()` in the server; tests pass a map).
+    ///
+    /// # Errors
+    /// A variable whose value does not parse, naming the variable and the value.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = lookup(env_vars::HOST) {
+            self.server.host = parse_env(env_vars::HOST, &v, |s| s.parse::<IpAddr>())?;
+        }
+        if let Some(v) = lookup(env_vars::REST_PORT) {
+            self.server.port = parse_env(env_vars::REST_PORT, &v, |s| s.parse::<u16>())?;
+        }
+        if let Some(v) = lookup(env_vars::MODEL_DIR) {
+            if v.is_empty() {
+                return Err(env_error(env_vars::MODEL_DIR, &v, "must not be empty"));
+            }
+            self.embedding.model_dir = PathBuf::from(v);
+        }
+        if let Some(v) = lookup(env_vars::PRELOAD_MODELS) {
+            self.embedding.preload_models = parse_env(env_vars::PRELOAD_MODELS, &v, |s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<Vec<ModelId>, UnknownModel>>()
+            })?;
+        }
+        if let Some(v) = lookup(env_vars::METRICS_ENABLED) {
+            self.observability.metrics_enabled =
+                parse_env(env_vars::METRICS_ENABLED, &v, |s| s.parse::<bool>())?;
+        }
+        Ok(())
+    }
+
+    /// Refuses combinations the types cannot rule out.
+    ///
+    /// # Errors
+    /// The first offending key, with the values involved.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        if self.server.port == 0 {
+            return invalid("server.port", "must be between 1 and 65535".into());
+        }
+        if self.observability.metrics_port == 0 {
+            return invalid(
+                "observability.metrics_port",
+                "must be between 1 and 65535".into(),
+            );
+        }
+        if self.server.drain_timeout_secs == 0 {
+            return invalid("server.drain_timeout_secs", "must be at least 1".into());
+        }
+        if self.server.request_timeout_secs == 0 {
+            return invalid("server.request_timeout_secs", "must be at least 1".into());
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return invalid(
+                "server.body_limit_bytes",
+                format!(
+                    "is {}; it must be at least 1024",
+                    self.server.body_limit_bytes
+                ),
+            );
+        }
+        let models = &self.embedding.preload_models;
+        if models.is_empty() {
+            return invalid(
+                "embedding.preload_models",
+                "must name at least one model".into(),
+            );
+        }
+        if let Some(dup) = models
+            .iter()
+            .enumerate()
+            .find_map(|(i, m)| models[..i].contains(m).then_some(m))
+        {
+            return invalid("embedding.preload_models", format!("lists `{dup}` twice"));
+        }
+        if self.embedding.max_models < models.len() {
+            return invalid(
+                "embedding.max_models",
+                format!(
+                    "is {} but embedding.preload_models loads {} models",
+                    self.embedding.max_models,
+                    models.len()
+                ),
+            );
+        }
+        let longest = models.iter().map(|m| m.max_tokens()).max().unwrap_or(0);
+        if self.embedding.max_batch_tokens < longest {
+            return invalid(
+                "embedding.max_batch_tokens",
+                format!(
+                    "is {} but one input may hold {longest} tokens; it must be at least that",
+                    self.embedding.max_batch_tokens
+                ),
+            );
+        }
+        if self.embedding.max_texts_per_request == 0 {
+            return invalid(
+                "embedding.max_texts_per_request",
+                "must be at least 1".into(),
+            );
+        }
+        if self.embedding.max_queued_requests == 0 {
+            return invalid("embedding.max_queued_requests", "must be at least 1".into());
+        }
+        if self.embedding.model_dir.as_os_str().is_empty() {
+            return invalid("embedding.model_dir", "must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// The default model: the first preloaded one.
+    #[must_use]
+    pub fn default_model(&self) -> Option<ModelId> {
+        self.embedding.preload_models.first().copied()
+    }
+
+    /// Whether `/metrics` has a listener of its own.
+    #[must_use]
+    pub fn metrics_on_separate_port(&self) -> bool {
+        self.observability.metrics_enabled && self.observability.metrics_port != self.server.port
+    }
+}
+
+fn env_error(var: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Env {
+        var,
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_env<T, E: std::fmt::Display>(
+    var: &'static str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ConfigError> {
+    parse(value.trim()).map_err(|e| env_error(var, value, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let text = Config::default().to_toml_string();
+        assert!(
+            text.contains("[server]")
+                && text.contains("[embedding]")
+                && text.contains("[observability]")
+        );
+        assert_eq!(Config::from_toml_str(&text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn empty_file_means_defaults() {
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = Config::from_toml_str("[server]\nport = 8080\nprot = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prot"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn unknown_model_lists_choices() {
+        let err = Config::from_toml_str("[embedding]\npreload_models = [\"bert\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("all-MiniLM-L6-v2") && err.contains("e5-small-v2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn env_overrides_apply_and_bad_values_name_the_variable() {
+        let vars: HashMap<&str, &str> = HashMap::from([
+            ("AKIDB_HOST", "127.0.0.1"),
+            ("AKIDB_REST_PORT", "9000"),
+            ("AKIDB_MODEL_DIR", "/srv/models"),
+            ("AKIDB_PRELOAD_MODELS", "e5-small-v2, all-MiniLM-L6-v2"),
+            ("AKIDB_METRICS_ENABLED", "false"),
+        ]);
+        let mut c = Config::default();
+        c.apply_env(|k| vars.get(k).map(|v| (*v).to_owned()))
+            .unwrap();
+        assert_eq!(c.server.host.to_string(), "127.0.0.1");
+        assert_eq!(c.server.port, 9000);
+        assert_eq!(c.embedding.model_dir, PathBuf::from("/srv/models"));
+        assert_eq!(
+            c.embedding.preload_models,
+            vec![ModelId::E5SmallV2, ModelId::AllMiniLmL6V2]
+        );
+        assert!(!c.observability.metrics_enabled);
+
+        let err = Config::default()
+            .apply_env(|k| (k == "AKIDB_REST_PORT").then(|| "80a".to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("environment variable AKIDB_REST_PORT=\"80a\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn refused_combinations_name_the_key() {
+        let cases = [
+            (
+                "[embedding]\npreload_models = []\n",
+                "embedding.preload_models",
+            ),
+            (
+                "[embedding]\nmax_models = 1\npreload_models = [\"e5-small-v2\", \"all-MiniLM-L6-v2\"]\n",
+                "embedding.max_models",
+            ),
+            (
+                "[embedding]\nmax_batch_tokens = 100\n",
+                "embedding.max_batch_tokens",
+            ),
+            ("[server]\nport = 0\n", "server.port"),
+            (
+                "[server]\nbody_limit_bytes = 10\n",
+                "server.body_limit_bytes",
+            ),
+            (
+                "[embedding]\npreload_models = [\"e5-small-v2\", \"e5-small-v2\"]\n",
+                "embedding.preload_models",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = Config::from_toml_str(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text:?} gave {err}");
+        }
+    }
+}

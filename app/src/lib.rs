@@ -1,0 +1,15 @@
+//! `akidb-embed`: a sentence-embedding HTTP server on candle, and its deployment contract.
+//!
+//! Without the `server` feature this crate is only the contract that the manifest
+//! generator (`gen`) reads: the configuration file's types, the HTTP routes, the ports,
+//! the environment variables and the container layout. Keeping them here, next to the
+//! server that honours them, is what stops the manifests from drifting away from it.
+
+pub mod config;
+pub mod container;
+pub mod env_vars;
+pub mod models;
+pub mod routes;
+
+pub use config::{Config, ConfigError};
+pub use models::ModelId;

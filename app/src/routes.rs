@@ -1,0 +1,17 @@
+//! HTTP routes served by `akidb-embed`. Probes and scrape annotations are built from these.
+
+/// Native embedding endpoint: `POST {"texts": [...]}`.
+pub const EMBED: &str = "/api/v1/embed";
+/// OpenAI-compatible embedding endpoint: `POST {"input": ..., "model": ...}`.
+pub const OPENAI_EMBEDDINGS: &str = "/v1/embeddings";
+/// 200 once start-up finished (every preloaded model loaded); stays 200 while draining,
+/// so a slow model load never trips the liveness probe and a drain never restarts the pod.
+pub const HEALTH_STARTUP: &str = "/health/startup";
+/// 200 while the process serves requests at all; a failure means "restart me".
+pub const HEALTH_LIVE: &str = "/health/live";
+/// 200 only when every preloaded model is loaded and the server is not draining.
+pub const HEALTH_READY: &str = "/health/ready";
+/// Models, dimensions, token and batching limits, version.
+pub const INFO: &str = "/info";
+/// Prometheus text exposition, served on the metrics port.
+pub const METRICS: &str = "/metrics";
