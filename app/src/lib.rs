@@ -13,3 +13,6 @@ pub mod routes;
 
 pub use config::{Config, ConfigError};
 pub use models::ModelId;
+
+/// Version of the server; the default image tag, so manifests pin the image they match.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

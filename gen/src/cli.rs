@@ -1,0 +1,168 @@
+//! The `gen` command line. `--help` is the reference.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::output::{self, OutputError};
+use crate::render::{self, RenderError};
+use crate::schema;
+
+/// Typed Kubernetes manifests for the akidb-embed server.
+///
+/// Prints one YAML stream for an environment: every object it needs, in a fixed order,
+/// byte-identical run to run. Diagnostics go to stderr; stdout holds only YAML.
+///
+/// Examples:
+///   gen prod > out/prod.yaml          render one environment
+///   gen ./my-env.yaml                 render an environment file anywhere
+///   gen write                         regenerate out/ and environments/schema.json
+///   gen write --check                 fail if anything under out/ is stale
+#[derive(Debug, Parser)]
+#[command(
+    name = "gen",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// Environment to render: a name under the environments folder (`dev`, `staging`,
+    /// `prod`, ...) or a path to an environment file.
+    #[arg(value_name = "ENV", required = true)]
+    pub env: Option<String>,
+
+    /// Folder holding the environment files.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "GEN_ENVIRONMENTS",
+        default_value = "environments"
+    )]
+    pub environments: PathBuf,
+
+    /// What to do instead of rendering one environment.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the environments, one name per line.
+    List,
+    /// Print the JSON schema of environment files (draft-07).
+    Schema,
+    /// Regenerate everything: out/<env>.yaml, out/kustomize/<env>/ and the schema.
+    ///
+    /// Every environment is rendered in memory first; if any fails, nothing is written.
+    /// Each file is then replaced atomically, and generated files that no environment
+    /// produces any more are removed.
+    Write {
+        /// Output folder.
+        #[arg(long, value_name = "DIR", default_value = "out")]
+        out: PathBuf,
+        /// Write nothing; list stale files and exit 1 if any.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+/// Everything that can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Finding or loading an environment failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// Rendering failed.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Writing generated files failed.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// Writing to stdout failed.
+    #[error("cannot write to stdout: {0}")]
+    Stdout(#[source] std::io::Error),
+    /// `write --check` found stale files.
+    #[error(
+        "{count} generated file(s) are stale; run `make out` (or `cargo run -p gen -- write`) and commit the result"
+    )]
+    Stale {
+        /// How many.
+        count: usize,
+    },
+}
+
+/// Runs the parsed command line, printing errors; returns the process exit code.
+#[must_use]
+pub fn main(cli: Cli) -> ExitCode {
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut msg = format!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                let text = s.to_string();
+                if !msg.contains(&text) {
+                    msg.push_str(&format!("\n  caused by: {text}"));
+                }
+                source = s.source();
+            }
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let catalog = Catalog::new(&cli.environments);
+    match cli.command {
+        Some(Command::List) => print(
+            &catalog
+                .names()?
+                .iter()
+                .map(|n| format!("{n}\n"))
+                .collect::<String>(),
+        ),
+        Some(Command::Schema) => print(&schema::environment_schema()),
+        Some(Command::Write { out, check }) => {
+            let files = output::generate(&catalog, &out)?;
+            if check {
+                let stale = files.stale(&out);
+                for s in &stale {
+                    eprintln!("{s}");
+                }
+                if !stale.is_empty() {
+                    return Err(Error::Stale { count: stale.len() });
+                }
+                eprintln!("{} generated files are up to date", files.files.len());
+            } else {
+                files.write(&out)?;
+                eprintln!(
+                    "wrote {} files ({} and {})",
+                    files.files.len(),
+                    out.display(),
+                    catalog.dir().display()
+                );
+            }
+            Ok(())
+        }
+        None => {
+            // `required = true` on ENV with `subcommand_negates_reqs` guarantees it here.
+            let arg = cli.env.unwrap_or_default();
+            let (source, env) = catalog.load(&arg)?;
+            print(&render::render(&env, &source.name)?)
+        }
+    }
+}
+
+fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Error::Stdout)
+}

@@ -1,0 +1,66 @@
+//! The akidb-embed server as a [`Workload`]: every port, path, argument and file here
+//! comes from the server crate's contract, so the manifests cannot drift from the server.
+
+use std::collections::BTreeMap;
+
+use app::{container, env_vars, routes};
+
+use crate::settings::Environment;
+use crate::workload::{ConfigFiles, DataVolume, MetricsEndpoint, Plan, ProbePaths, Workload};
+
+/// Image tag used when an environment pins none: the server's own version.
+pub const DEFAULT_IMAGE_TAG: &str = app::VERSION;
+
+/// Builds the plan for `env`. The environment must have passed its checks.
+///
+/// # Errors
+/// An image reference that cannot be pinned (already refused by the checks).
+pub fn plan(env: &Environment) -> Result<Plan<'_>, String> {
+    let config = &env.config;
+    let image = env.image.reference(DEFAULT_IMAGE_TAG)?;
+    let version = match env.image.pin(DEFAULT_IMAGE_TAG)? {
+        crate::settings::image::Pin::Tag(t) => Some(t),
+        crate::settings::image::Pin::Digest(_) => None,
+    };
+    let threads = env.resources.limits.cpu.whole_cores_rounded_up();
+    let workload = Workload {
+        app: container::BINARY_NAME.to_owned(),
+        component: "embedding".to_owned(),
+        part_of: "akidb".to_owned(),
+        version,
+        container_name: "server".to_owned(),
+        image,
+        pull_policy: env.image.pull_policy.as_str().to_owned(),
+        command: vec![container::BINARY_PATH.to_owned()],
+        args: container::args(),
+        env: vec![(env_vars::RAYON_NUM_THREADS.to_owned(), threads.to_string())],
+        api_port: config.server.port,
+        metrics: config
+            .observability
+            .metrics_enabled
+            .then(|| MetricsEndpoint {
+                port: config.observability.metrics_port,
+                path: routes::METRICS.to_owned(),
+            }),
+        probe_paths: ProbePaths {
+            startup: routes::HEALTH_STARTUP.to_owned(),
+            liveness: routes::HEALTH_LIVE.to_owned(),
+            readiness: routes::HEALTH_READY.to_owned(),
+        },
+        config: Some(ConfigFiles {
+            mount_dir: container::CONFIG_DIR.to_owned(),
+            files: BTreeMap::from([(container::CONFIG_FILE.to_owned(), config.to_toml_string())]),
+        }),
+        data: Some(DataVolume {
+            name: "models".to_owned(),
+            mount_path: config.embedding.model_dir.display().to_string(),
+            read_only: true,
+        }),
+        scratch_dir: container::TMP_DIR.to_owned(),
+        run_as: (container::RUN_AS_USER, container::RUN_AS_GROUP),
+        drain_timeout_secs: config.server.drain_timeout_secs,
+        body_limit_bytes: config.server.body_limit_bytes,
+        request_timeout_secs: config.server.request_timeout_secs,
+    };
+    Ok(Plan { env, workload })
+}

@@ -1,0 +1,21 @@
+//! `gen`: typed Kubernetes manifests for the akidb-embed server, one YAML stream per
+//! environment.
+//!
+//! `environments/<name>.yaml` is read into a typed [`settings::Environment`] (unknown keys
+//! are errors), combined with the server's own contract into a [`workload::Plan`], built
+//! into typed k8s-openapi [`objects`] and [`render`]ed in a fixed order.
+
+pub mod catalog;
+pub mod cli;
+pub mod embed;
+pub mod objects;
+pub mod output;
+pub mod render;
+pub mod schema;
+pub mod settings;
+pub mod workload;
+
+pub use catalog::Catalog;
+pub use objects::Object;
+pub use settings::Environment;
+pub use workload::{Plan, Workload};

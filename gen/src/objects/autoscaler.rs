@@ -1,0 +1,80 @@
+//! HorizontalPodAutoscaler (autoscaling/v2) on CPU and memory utilisation.
+
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
+    ResourceMetricSource,
+};
+
+use super::{int, meta};
+use crate::workload::Plan;
+
+/// Builds the autoscaler, when the environment turns autoscaling on.
+#[must_use]
+pub fn build(plan: &Plan<'_>) -> Option<HorizontalPodAutoscaler> {
+    let a = plan.env.autoscaling.as_ref()?;
+    let mut metrics = vec![utilization("cpu", a.target_cpu_utilization)];
+    metrics.extend(
+        a.target_memory_utilization
+            .map(|m| utilization("memory", m)),
+    );
+    let policy = |type_: &str, value: u32, period: u32| HPAScalingPolicy {
+        type_: type_.to_owned(),
+        value: int(value),
+        period_seconds: int(period),
+    };
+    Some(HorizontalPodAutoscaler {
+        metadata: meta(plan, plan.name()),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".to_owned()),
+                kind: "Deployment".to_owned(),
+                name: plan.name().to_owned(),
+            },
+            min_replicas: Some(int(a.min_replicas)),
+            max_replicas: int(a.max_replicas),
+            metrics: Some(metrics),
+            behavior: Some(HorizontalPodAutoscalerBehavior {
+                scale_up: Some(HPAScalingRules {
+                    stabilization_window_seconds: Some(int(a
+                        .scale_up
+                        .stabilization_window_seconds)),
+                    select_policy: Some("Max".to_owned()),
+                    policies: Some(vec![
+                        policy("Percent", a.scale_up.max_percent, a.scale_up.period_seconds),
+                        policy("Pods", a.scale_up.max_pods, a.scale_up.period_seconds),
+                    ]),
+                    ..HPAScalingRules::default()
+                }),
+                scale_down: Some(HPAScalingRules {
+                    stabilization_window_seconds: Some(int(a
+                        .scale_down
+                        .stabilization_window_seconds)),
+                    select_policy: Some("Min".to_owned()),
+                    policies: Some(vec![policy(
+                        "Pods",
+                        a.scale_down.max_pods,
+                        a.scale_down.period_seconds,
+                    )]),
+                    ..HPAScalingRules::default()
+                }),
+            }),
+        }),
+        ..HorizontalPodAutoscaler::default()
+    })
+}
+
+fn utilization(resource: &str, percent: u32) -> MetricSpec {
+    MetricSpec {
+        type_: "Resource".to_owned(),
+        resource: Some(ResourceMetricSource {
+            name: resource.to_owned(),
+            target: MetricTarget {
+                type_: "Utilization".to_owned(),
+                average_utilization: Some(int(percent)),
+                ..MetricTarget::default()
+            },
+        }),
+        ..MetricSpec::default()
+    }
+}

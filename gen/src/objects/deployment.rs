@@ -1,0 +1,276 @@
+//! Deployment: the server's pods, hardened, probed on the server's own routes, rolled on
+//! every configuration change and drained before they stop.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    HTTPGetAction, Lifecycle, LifecycleHandler, PersistentVolumeClaimVolumeSource,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecurityContext, SleepAction, TopologySpreadConstraint, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{config_map, int, meta, pod_selector};
+use crate::settings::check::max_replicas;
+use crate::settings::{CpuMemory, ProbeTiming, SpreadDomain, SpreadMode};
+use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
+
+/// Pod template annotation holding the configuration checksum.
+pub const CONFIG_CHECKSUM_ANNOTATION: &str = "checksum/config";
+
+const CONFIG_VOLUME: &str = "config";
+const SCRATCH_VOLUME: &str = "tmp";
+/// Bound on the scratch emptyDir, so a runaway writer is evicted rather than filling the node.
+const SCRATCH_SIZE: &str = "64Mi";
+
+/// Builds the Deployment.
+#[must_use]
+pub fn build(plan: &Plan<'_>) -> Deployment {
+    let env = plan.env;
+    Deployment {
+        metadata: meta(plan, plan.name()),
+        spec: Some(DeploymentSpec {
+            // The autoscaler owns the count; a static one here would fight it on every apply.
+            replicas: env
+                .autoscaling
+                .is_none()
+                .then(|| int(env.replicas.unwrap_or(1))),
+            revision_history_limit: Some(5),
+            selector: pod_selector(plan),
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(plan.labels()),
+                    annotations: Some(pod_annotations(plan)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod_spec(plan)),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+fn pod_annotations(plan: &Plan<'_>) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::new();
+    if let Some(sum) = config_map::checksum(plan) {
+        a.insert(CONFIG_CHECKSUM_ANNOTATION.to_owned(), sum);
+    }
+    if let Some(m) = &plan.workload.metrics {
+        a.insert("prometheus.io/scrape".to_owned(), "true".to_owned());
+        a.insert("prometheus.io/port".to_owned(), m.port.to_string());
+        a.insert("prometheus.io/path".to_owned(), m.path.clone());
+    }
+    a
+}
+
+fn pod_spec(plan: &Plan<'_>) -> PodSpec {
+    let w = &plan.workload;
+    let (uid, gid) = w.run_as;
+    PodSpec {
+        service_account_name: Some(plan.name().to_owned()),
+        automount_service_account_token: Some(false),
+        // Service links inject an env var per Service in the namespace; the server reads
+        // none of them and they only leak topology.
+        enable_service_links: Some(false),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(uid),
+            run_as_group: Some(gid),
+            fs_group: Some(gid),
+            fs_group_change_policy: Some("OnRootMismatch".to_owned()),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".to_owned(),
+                localhost_profile: None,
+            }),
+            ..PodSecurityContext::default()
+        }),
+        termination_grace_period_seconds: Some(i64::from(plan.termination_grace_seconds())),
+        topology_spread_constraints: spread(plan),
+        containers: vec![container(plan)],
+        volumes: Some(volumes(plan)),
+        ..PodSpec::default()
+    }
+}
+
+fn spread(plan: &Plan<'_>) -> Option<Vec<TopologySpreadConstraint>> {
+    if max_replicas(plan.env) < 2 {
+        return None;
+    }
+    let s = &plan.env.spread;
+    Some(vec![TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: match s.across {
+            SpreadDomain::Nodes => "kubernetes.io/hostname",
+            SpreadDomain::Zones => "topology.kubernetes.io/zone",
+        }
+        .to_owned(),
+        when_unsatisfiable: match s.mode {
+            SpreadMode::Prefer => "ScheduleAnyway",
+            SpreadMode::Require => "DoNotSchedule",
+        }
+        .to_owned(),
+        label_selector: Some(pod_selector(plan)),
+        // Count only pods of the same rollout, so old pods being replaced do not skew it.
+        match_label_keys: Some(vec!["pod-template-hash".to_owned()]),
+        ..TopologySpreadConstraint::default()
+    }])
+}
+
+fn container(plan: &Plan<'_>) -> Container {
+    let w = &plan.workload;
+    let probes = &plan.env.probes;
+    let mut ports = vec![port(HTTP_PORT_NAME, w.api_port)];
+    if let Some(m) = w.metrics.as_ref().filter(|m| m.separate_from(w.api_port)) {
+        ports.push(port(METRICS_PORT_NAME, m.port));
+    }
+    Container {
+        name: w.container_name.clone(),
+        image: Some(w.image.clone()),
+        image_pull_policy: Some(w.pull_policy.clone()),
+        command: Some(w.command.clone()),
+        args: Some(w.args.clone()),
+        env: Some(
+            w.env
+                .iter()
+                .map(|(name, value)| EnvVar {
+                    name: name.clone(),
+                    value: Some(value.clone()),
+                    value_from: None,
+                })
+                .collect(),
+        ),
+        ports: Some(ports),
+        startup_probe: Some(probe(&w.probe_paths.startup, &probes.startup)),
+        liveness_probe: Some(probe(&w.probe_paths.liveness, &probes.liveness)),
+        readiness_probe: Some(probe(&w.probe_paths.readiness, &probes.readiness)),
+        resources: Some(ResourceRequirements {
+            requests: Some(cpu_memory(&plan.env.resources.requests)),
+            limits: Some(cpu_memory(&plan.env.resources.limits)),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            privileged: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_owned()]),
+                add: None,
+            }),
+            ..SecurityContext::default()
+        }),
+        // Keep serving while endpoints and load balancers forget the pod; only then does
+        // SIGTERM start the server's own drain.
+        lifecycle: (plan.env.pre_stop_sleep_seconds > 0).then(|| Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction {
+                    seconds: i64::from(plan.env.pre_stop_sleep_seconds),
+                }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        }),
+        termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
+        volume_mounts: Some(volume_mounts(plan)),
+        ..Container::default()
+    }
+}
+
+fn port(name: &str, number: u16) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: int(number),
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    }
+}
+
+fn probe(path: &str, t: &ProbeTiming) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String(HTTP_PORT_NAME.to_owned()),
+            scheme: Some("HTTP".to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(int(t.period_seconds)),
+        timeout_seconds: Some(int(t.timeout_seconds)),
+        failure_threshold: Some(int(t.failure_threshold)),
+        success_threshold: Some(1),
+        ..Probe::default()
+    }
+}
+
+fn cpu_memory(r: &CpuMemory) -> BTreeMap<String, Quantity> {
+    BTreeMap::from([
+        ("cpu".to_owned(), r.cpu.to_quantity()),
+        ("memory".to_owned(), r.memory.to_quantity()),
+    ])
+}
+
+fn volume_mounts(plan: &Plan<'_>) -> Vec<VolumeMount> {
+    let w = &plan.workload;
+    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: Some(read_only),
+        ..VolumeMount::default()
+    };
+    let mut out = Vec::new();
+    if let Some(c) = &w.config {
+        out.push(mount(CONFIG_VOLUME, &c.mount_dir, true));
+    }
+    if let Some(d) = &w.data {
+        out.push(mount(&d.name, &d.mount_path, d.read_only));
+    }
+    out.push(mount(SCRATCH_VOLUME, &w.scratch_dir, false));
+    out
+}
+
+fn volumes(plan: &Plan<'_>) -> Vec<Volume> {
+    let w = &plan.workload;
+    let mut out = Vec::new();
+    if w.config.is_some() {
+        out.push(Volume {
+            name: CONFIG_VOLUME.to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: plan.config_map_name(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+    if let (Some(d), Some(claim)) = (&w.data, plan.claim_name()) {
+        out.push(Volume {
+            name: d.name.clone(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim,
+                read_only: Some(d.read_only),
+            }),
+            ..Volume::default()
+        });
+    }
+    out.push(Volume {
+        name: SCRATCH_VOLUME.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(SCRATCH_SIZE.to_owned())),
+            medium: None,
+        }),
+        ..Volume::default()
+    });
+    out
+}

@@ -1,0 +1,114 @@
+//! Ingress (networking.k8s.io/v1) with TLS, cert-manager and ingress-nginx annotations.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
+};
+
+use super::meta;
+use crate::workload::{HTTP_PORT_NAME, Plan};
+
+/// Builds the Ingress, when the environment has one.
+#[must_use]
+pub fn build(plan: &Plan<'_>) -> Option<Ingress> {
+    let ing = plan.env.ingress.as_ref()?;
+    let hosts: Vec<String> = ing.hosts.iter().map(|h| h.as_str().to_owned()).collect();
+    let backend = IngressBackend {
+        service: Some(IngressServiceBackend {
+            name: plan.name().to_owned(),
+            port: Some(ServiceBackendPort {
+                name: Some(HTTP_PORT_NAME.to_owned()),
+                number: None,
+            }),
+        }),
+        resource: None,
+    };
+    let rules = hosts
+        .iter()
+        .map(|host| IngressRule {
+            host: Some(host.clone()),
+            http: Some(HTTPIngressRuleValue {
+                paths: vec![HTTPIngressPath {
+                    path: Some("/".to_owned()),
+                    path_type: "Prefix".to_owned(),
+                    backend: backend.clone(),
+                }],
+            }),
+        })
+        .collect();
+    let tls = ing.tls.as_ref().map(|t| {
+        vec![IngressTLS {
+            hosts: Some(hosts.clone()),
+            secret_name: Some(t.secret_name.as_str().to_owned()),
+        }]
+    });
+
+    let mut annotations = BTreeMap::new();
+    if let Some(issuer) = ing.tls.as_ref().and_then(|t| t.cluster_issuer.as_ref()) {
+        annotations.insert(
+            "cert-manager.io/cluster-issuer".to_owned(),
+            issuer.as_str().to_owned(),
+        );
+    }
+    if let Some(nginx) = &ing.nginx {
+        let w = &plan.workload;
+        annotations.insert(
+            "nginx.ingress.kubernetes.io/proxy-body-size".to_owned(),
+            nginx_size(w.body_limit_bytes),
+        );
+        // nginx must wait at least as long as the server lets a request run.
+        annotations.insert(
+            "nginx.ingress.kubernetes.io/proxy-read-timeout".to_owned(),
+            w.request_timeout_secs.to_string(),
+        );
+        annotations.insert(
+            "nginx.ingress.kubernetes.io/proxy-send-timeout".to_owned(),
+            w.request_timeout_secs.to_string(),
+        );
+        annotations.insert(
+            "nginx.ingress.kubernetes.io/ssl-redirect".to_owned(),
+            nginx.ssl_redirect.to_string(),
+        );
+    }
+
+    let mut metadata = meta(plan, plan.name());
+    metadata.annotations = (!annotations.is_empty()).then_some(annotations);
+    Some(Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: Some(ing.class_name.as_str().to_owned()),
+            rules: Some(rules),
+            tls,
+            default_backend: None,
+        }),
+        ..Ingress::default()
+    })
+}
+
+/// A byte count in nginx's size syntax (`2m`, `512k`, `1000`), so the proxy admits
+/// exactly the bodies the server admits.
+#[must_use]
+pub fn nginx_size(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes % MIB == 0 {
+        format!("{}m", bytes / MIB)
+    } else if bytes % 1024 == 0 {
+        format!("{}k", bytes / 1024)
+    } else {
+        bytes.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nginx_size;
+
+    #[test]
+    fn sizes_use_the_largest_exact_unit() {
+        assert_eq!(nginx_size(2 * 1024 * 1024), "2m");
+        assert_eq!(nginx_size(1536 * 1024), "1536k");
+        assert_eq!(nginx_size(1000), "1000");
+    }
+}

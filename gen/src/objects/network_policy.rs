@@ -1,0 +1,112 @@
+//! NetworkPolicy: the API only from the ingress controller (and any listed blocks),
+//! metrics only from Prometheus, and no egress but DNS unless the environment opens more.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{int, meta, pod_selector};
+use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
+
+/// Label every namespace carries with its own name (set by the API server since 1.22).
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Builds the policy, unless the environment turns it off.
+#[must_use]
+pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
+    let np = &plan.env.network_policy;
+    if !np.enabled {
+        return None;
+    }
+    let named = |name: &str| NetworkPolicyPort {
+        port: Some(IntOrString::String(name.to_owned())),
+        protocol: Some("TCP".to_owned()),
+        end_port: None,
+    };
+    let mut api_from = vec![namespace_peer(np.ingress_controller_namespace.as_str())];
+    api_from.extend(np.allow_api_from_cidrs.iter().map(|c| ip_peer(c.as_str())));
+    let mut ingress = vec![NetworkPolicyIngressRule {
+        from: Some(api_from),
+        ports: Some(vec![named(HTTP_PORT_NAME)]),
+    }];
+    if let Some(m) = &plan.workload.metrics {
+        let port = if m.separate_from(plan.workload.api_port) {
+            METRICS_PORT_NAME
+        } else {
+            HTTP_PORT_NAME
+        };
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![namespace_peer(np.prometheus_namespace.as_str())]),
+            ports: Some(vec![named(port)]),
+        });
+    }
+
+    let dns_port = |protocol: &str| NetworkPolicyPort {
+        port: Some(IntOrString::Int(53)),
+        protocol: Some(protocol.to_owned()),
+        end_port: None,
+    };
+    let mut dns_peer = namespace_peer(np.dns_namespace.as_str());
+    dns_peer.pod_selector = Some(LabelSelector {
+        match_labels: Some(BTreeMap::from([(
+            "k8s-app".to_owned(),
+            "kube-dns".to_owned(),
+        )])),
+        ..LabelSelector::default()
+    });
+    let mut egress = vec![NetworkPolicyEgressRule {
+        to: Some(vec![dns_peer]),
+        ports: Some(vec![dns_port("UDP"), dns_port("TCP")]),
+    }];
+    egress.extend(np.extra_egress.iter().map(|rule| NetworkPolicyEgressRule {
+        to: Some(vec![ip_peer(rule.cidr.as_str())]),
+        ports: (!rule.tcp_ports.is_empty()).then(|| {
+            rule.tcp_ports
+                .iter()
+                .map(|p| NetworkPolicyPort {
+                    port: Some(IntOrString::Int(int(*p))),
+                    protocol: Some("TCP".to_owned()),
+                    end_port: None,
+                })
+                .collect()
+        }),
+    }));
+
+    Some(NetworkPolicy {
+        metadata: meta(plan, plan.name()),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(pod_selector(plan)),
+            policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
+            ingress: Some(ingress),
+            egress: Some(egress),
+        }),
+    })
+}
+
+fn namespace_peer(namespace: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                NAMESPACE_NAME_LABEL.to_owned(),
+                namespace.to_owned(),
+            )])),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+fn ip_peer(cidr: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: cidr.to_owned(),
+            except: None,
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}

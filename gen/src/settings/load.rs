@@ -1,0 +1,150 @@
+//! Reading an environment file, with errors that name the file, line, column and setting.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::Environment;
+use super::check::{Problem, check};
+
+/// Why an environment could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read environment file {}: {source}", path.display())]
+    Read {
+        /// File that was asked for.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML did not parse, or did not match the settings' types.
+    #[error("{0}")]
+    Syntax(Box<SyntaxError>),
+    /// Values the types allow but that would deploy something broken.
+    #[error("{}", invalid_message(source_name, problems))]
+    Invalid {
+        /// File (or other source) the settings came from.
+        source_name: String,
+        /// Every problem found, each naming its setting.
+        problems: Vec<Problem>,
+    },
+}
+
+/// A YAML or type error at a known position.
+#[derive(Debug)]
+pub struct SyntaxError {
+    /// File (or other source) being read.
+    pub source_name: String,
+    /// 1-based line, when known.
+    pub line: Option<u64>,
+    /// 1-based column, when known.
+    pub column: Option<u64>,
+    /// Dotted path of the setting, e.g. `autoscaling.max_replicas`, when known.
+    pub setting: Option<String>,
+    /// The parser's message.
+    pub message: String,
+    /// The offending lines with a marker, as the YAML parser renders them.
+    pub snippet: String,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source_name)?;
+        if let (Some(line), Some(col)) = (self.line, self.column) {
+            write!(f, ":{line}:{col}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(setting) = &self.setting {
+            write!(f, "setting `{setting}`: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if !self.snippet.is_empty() {
+            write!(f, "\n{}", self.snippet)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
+fn invalid_message(source_name: &str, problems: &[Problem]) -> String {
+    let mut out = format!("{source_name}: {} invalid setting(s):", problems.len());
+    for p in problems {
+        out.push_str(&format!("\n  - {p}"));
+    }
+    out
+}
+
+/// Reads and checks an environment file.
+///
+/// # Errors
+/// I/O, YAML or type errors with their position, or the settings' problems.
+pub fn load_file(path: &Path) -> Result<Environment, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_str(&text, &path.display().to_string())
+}
+
+/// Parses and checks environment settings from YAML text; `source_name` names the text
+/// in errors.
+///
+/// # Errors
+/// YAML or type errors with their position, or the settings' problems.
+pub fn parse_str(text: &str, source_name: &str) -> Result<Environment, LoadError> {
+    let mut setting: Option<String> = None;
+    let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize::<_, Environment>(de).map_err(|e| {
+            let path = e.path().to_string();
+            if path != "." {
+                setting = Some(path);
+            }
+            e.into_inner()
+        })
+    });
+    let env =
+        parsed.map_err(|e| LoadError::Syntax(Box::new(syntax_error(&e, source_name, setting))))?;
+    check(&env).map_err(|problems| LoadError::Invalid {
+        source_name: source_name.to_owned(),
+        problems,
+    })?;
+    Ok(env)
+}
+
+fn syntax_error(
+    e: &serde_saphyr::Error,
+    source_name: &str,
+    setting: Option<String>,
+) -> SyntaxError {
+    let location = e.location();
+    let rendered =
+        e.render_with_options(serde_saphyr::render_options! { source_name: Some(source_name) });
+    // The first rendered line repeats the message with its own position prefix; the rest is
+    // the snippet, which is what a reader needs besides our one-line summary.
+    let snippet = rendered
+        .split_once('\n')
+        .map(|(_, rest)| rest.trim_end().to_owned())
+        .unwrap_or_default();
+    let message = message_only(e);
+    SyntaxError {
+        source_name: source_name.to_owned(),
+        line: location.map(|l| l.line()).filter(|l| *l > 0),
+        column: location.map(|l| l.column()).filter(|c| *c > 0),
+        setting,
+        message,
+        snippet,
+    }
+}
+
+/// The parser's message without its `error: line N column M:` prefix.
+fn message_only(e: &serde_saphyr::Error) -> String {
+    let full = e.to_string();
+    let first = full.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.split_once(": ") {
+        Some((pos, rest)) if pos.starts_with("line ") => rest.to_owned(),
+        _ => first.to_owned(),
+    }
+}

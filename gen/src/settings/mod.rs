@@ -1,0 +1,484 @@
+//! Per-environment settings: the typed form of `environments/<name>.yaml`.
+//!
+//! Every struct refuses unknown keys, every choice is an enum, and every default lives
+//! here, documented where it is declared, so an environment file holds only what differs.
+
+pub mod check;
+pub mod image;
+pub mod load;
+pub mod names;
+pub mod quantity;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use self::image::{Image, PullPolicy};
+pub use self::load::{LoadError, load_file, parse_str};
+pub use self::names::{Cidr, DnsLabel, DnsSubdomain, Host};
+pub use self::quantity::{Bytes, Cpu};
+
+/// One deployment target of the embedding server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "akidb-embed environment")]
+pub struct Environment {
+    /// Namespace of every object; each environment needs its own. Required.
+    pub namespace: DnsLabel,
+    /// Name of the workload and of its objects. Default `akidb-embed`.
+    #[serde(default = "default_name")]
+    pub name: DnsLabel,
+    /// Container image. Default `ghcr.io/akidb/akidb-embed` tagged with the server's version.
+    #[serde(default)]
+    pub image: Image,
+    /// Fixed replica count. Only without `autoscaling` (the autoscaler owns the count
+    /// otherwise). Default `1`.
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// HorizontalPodAutoscaler. Absent: no autoscaling.
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+    /// CPU and memory of the server container. Default: the plan's 1 CPU / 2Gi requested,
+    /// 2 CPU / 4Gi limit.
+    #[serde(default)]
+    pub resources: Resources,
+    /// The Service in front of the pods. Default: ClusterIP on port 80.
+    #[serde(default)]
+    pub service: ServiceSettings,
+    /// Ingress. Absent: no Ingress.
+    #[serde(default)]
+    pub ingress: Option<IngressSettings>,
+    /// PodDisruptionBudget. Absent: no budget.
+    #[serde(default)]
+    pub disruption_budget: Option<DisruptionBudget>,
+    /// Volume holding the model files, mounted read-only at the server's `model_dir`.
+    #[serde(default)]
+    pub model_cache: ModelCache,
+    /// NetworkPolicy. Default: on, admitting the ingress controller and Prometheus only.
+    #[serde(default)]
+    pub network_policy: NetworkPolicySettings,
+    /// How replicas spread over nodes. Default: prefer different nodes.
+    #[serde(default)]
+    pub spread: Spread,
+    /// Probe timings; paths and ports come from the server. Defaults on each probe.
+    #[serde(default)]
+    pub probes: Probes,
+    /// Seconds the pod keeps serving after it is told to stop, so every Service endpoint
+    /// and ingress controller has dropped it before SIGTERM arrives. Default `10`.
+    #[serde(default = "default_pre_stop_sleep")]
+    pub pre_stop_sleep_seconds: u32,
+    /// The server's own `config.toml`; its types and defaults come from the server crate.
+    #[serde(default)]
+    pub config: app::Config,
+}
+
+fn default_name() -> DnsLabel {
+    DnsLabel::new("akidb-embed").unwrap_or_else(|e| unreachable!("constant name: {e}"))
+}
+
+const fn default_pre_stop_sleep() -> u32 {
+    10
+}
+
+/// HorizontalPodAutoscaler settings (autoscaling/v2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    /// Fewest replicas. Required.
+    pub min_replicas: u32,
+    /// Most replicas. Required.
+    pub max_replicas: u32,
+    /// Average CPU use, in percent of the request, to aim for. Default `70`.
+    #[serde(default = "default_cpu_target")]
+    pub target_cpu_utilization: u32,
+    /// Average memory use, in percent of the request, to aim for; `null` turns the memory
+    /// metric off. Default `80`.
+    #[serde(default = "default_memory_target")]
+    pub target_memory_utilization: Option<u32>,
+    /// How fast to add pods. Default: after 60 s, the larger of +50 % or +2 pods a minute.
+    #[serde(default = "ScaleUp::default")]
+    pub scale_up: ScaleUp,
+    /// How fast to remove pods. Default: after 300 s, at most 1 pod every 2 minutes.
+    #[serde(default = "ScaleDown::default")]
+    pub scale_down: ScaleDown,
+}
+
+const fn default_cpu_target() -> u32 {
+    70
+}
+
+#[allow(clippy::unnecessary_wraps)]
+const fn default_memory_target() -> Option<u32> {
+    Some(80)
+}
+
+/// Scale-up behaviour: the larger of the two policies wins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScaleUp {
+    /// Seconds of sustained load before scaling up. Default `60`.
+    pub stabilization_window_seconds: u32,
+    /// Most pods added per period, in percent of the current count. Default `50`.
+    pub max_percent: u32,
+    /// Most pods added per period, as a count. Default `2`.
+    pub max_pods: u32,
+    /// Length of a period in seconds. Default `60`.
+    pub period_seconds: u32,
+}
+
+impl Default for ScaleUp {
+    fn default() -> Self {
+        ScaleUp {
+            stabilization_window_seconds: 60,
+            max_percent: 50,
+            max_pods: 2,
+            period_seconds: 60,
+        }
+    }
+}
+
+/// Scale-down behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScaleDown {
+    /// Seconds of low load before scaling down. Default `300`.
+    pub stabilization_window_seconds: u32,
+    /// Most pods removed per period. Default `1`.
+    pub max_pods: u32,
+    /// Length of a period in seconds. Default `120`.
+    pub period_seconds: u32,
+}
+
+impl Default for ScaleDown {
+    fn default() -> Self {
+        ScaleDown {
+            stabilization_window_seconds: 300,
+            max_pods: 1,
+            period_seconds: 120,
+        }
+    }
+}
+
+/// Requests and limits of the server container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Resources {
+    /// What the scheduler reserves. Default `cpu: 1`, `memory: 2Gi`.
+    pub requests: CpuMemory,
+    /// The most the container may use. The CPU limit also sets the compute thread count.
+    /// Default `cpu: 2`, `memory: 4Gi`.
+    pub limits: CpuMemory,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            requests: CpuMemory {
+                cpu: Cpu::from_millis(1000),
+                memory: Bytes::gibibytes(2),
+            },
+            limits: CpuMemory {
+                cpu: Cpu::from_millis(2000),
+                memory: Bytes::gibibytes(4),
+            },
+        }
+    }
+}
+
+/// A CPU and memory pair. Both are required when the pair is given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CpuMemory {
+    /// CPU, e.g. `500m` or `2`.
+    pub cpu: Cpu,
+    /// Memory, e.g. `512Mi` or `4Gi`.
+    pub memory: Bytes,
+}
+
+/// The Service in front of the pods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceSettings {
+    /// How the Service is exposed. Default `ClusterIP`.
+    #[serde(rename = "type")]
+    pub kind: ServiceType,
+    /// Port the Service listens on for the API; it forwards to the server's port.
+    /// Default `80`.
+    pub port: u16,
+    /// Fixed node port (30000-32767) for `NodePort` or `LoadBalancer`; absent lets the
+    /// cluster choose.
+    pub node_port: Option<u16>,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            kind: ServiceType::ClusterIP,
+            port: 80,
+            node_port: None,
+        }
+    }
+}
+
+/// Kubernetes Service types this workload may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ServiceType {
+    /// Reachable inside the cluster only.
+    ClusterIP,
+    /// Also on a port of every node.
+    NodePort,
+    /// Also through a cloud load balancer.
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The value Kubernetes expects.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
+
+/// Ingress settings (networking.k8s.io/v1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngressSettings {
+    /// IngressClass to use. Default `nginx`.
+    #[serde(default = "default_ingress_class")]
+    pub class_name: DnsSubdomain,
+    /// Hosts routed to the server. At least one.
+    pub hosts: Vec<Host>,
+    /// TLS termination. Absent: plain HTTP.
+    #[serde(default)]
+    pub tls: Option<IngressTls>,
+    /// ingress-nginx annotations; the body size and read timeout follow the server's own
+    /// `body_limit_bytes` and `request_timeout_secs`. Absent: no nginx annotations.
+    #[serde(default)]
+    pub nginx: Option<NginxSettings>,
+}
+
+fn default_ingress_class() -> DnsSubdomain {
+    DnsSubdomain::new("nginx").unwrap_or_else(|e| unreachable!("constant class: {e}"))
+}
+
+/// TLS for the Ingress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngressTls {
+    /// Secret holding `tls.crt` and `tls.key`; created by cert-manager when
+    /// `cluster_issuer` is set, otherwise by you. Required.
+    pub secret_name: DnsSubdomain,
+    /// cert-manager ClusterIssuer that issues the certificate. Absent: bring your own.
+    #[serde(default)]
+    pub cluster_issuer: Option<DnsSubdomain>,
+}
+
+/// ingress-nginx behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NginxSettings {
+    /// Redirect plain HTTP to HTTPS (only meaningful with TLS). Default `true`.
+    pub ssl_redirect: bool,
+}
+
+impl Default for NginxSettings {
+    fn default() -> Self {
+        NginxSettings { ssl_redirect: true }
+    }
+}
+
+/// PodDisruptionBudget (policy/v1). Give exactly one of the two fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisruptionBudget {
+    /// Most pods that may be down for voluntary disruptions (drains). Recommended: `1`.
+    #[serde(default)]
+    pub max_unavailable: Option<u32>,
+    /// Fewest pods that must stay up; must be below the smallest replica count, or no
+    /// node could ever be drained.
+    #[serde(default)]
+    pub min_available: Option<u32>,
+}
+
+/// The PersistentVolumeClaim that holds the model files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelCache {
+    /// Requested size. Default `10Gi`.
+    pub size: Bytes,
+    /// StorageClass; absent uses the cluster's default class.
+    pub storage_class: Option<DnsSubdomain>,
+    /// Access mode. Pods mount the volume read-only, so `ReadOnlyMany` or `ReadWriteMany`
+    /// let replicas share it across nodes; `ReadWriteOnce` ties them to one node.
+    /// Default `ReadWriteOnce`.
+    pub access_mode: AccessMode,
+}
+
+impl Default for ModelCache {
+    fn default() -> Self {
+        ModelCache {
+            size: Bytes::gibibytes(10),
+            storage_class: None,
+            access_mode: AccessMode::ReadWriteOnce,
+        }
+    }
+}
+
+/// PersistentVolume access modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[allow(missing_docs)]
+pub enum AccessMode {
+    ReadWriteOnce,
+    ReadOnlyMany,
+    ReadWriteMany,
+    ReadWriteOncePod,
+}
+
+impl AccessMode {
+    /// The value Kubernetes expects.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AccessMode::ReadWriteOnce => "ReadWriteOnce",
+            AccessMode::ReadOnlyMany => "ReadOnlyMany",
+            AccessMode::ReadWriteMany => "ReadWriteMany",
+            AccessMode::ReadWriteOncePod => "ReadWriteOncePod",
+        }
+    }
+}
+
+/// NetworkPolicy: who may reach the pods, and where the pods may connect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkPolicySettings {
+    /// Emit the NetworkPolicy. Default `true`.
+    pub enabled: bool,
+    /// Namespace of the ingress controller, admitted on the API port. Default `ingress-nginx`.
+    pub ingress_controller_namespace: DnsLabel,
+    /// Namespace of Prometheus, admitted on the metrics port. Default `monitoring`.
+    pub prometheus_namespace: DnsLabel,
+    /// Further sources admitted on the API port (e.g. `0.0.0.0/0` for a NodePort).
+    /// Default none.
+    pub allow_api_from_cidrs: Vec<Cidr>,
+    /// Namespace of the cluster DNS, the only egress by default. Default `kube-system`.
+    pub dns_namespace: DnsLabel,
+    /// Further egress destinations. Default none.
+    pub extra_egress: Vec<EgressRule>,
+}
+
+impl Default for NetworkPolicySettings {
+    fn default() -> Self {
+        let label =
+            |s: &str| DnsLabel::new(s).unwrap_or_else(|e| unreachable!("constant namespace: {e}"));
+        NetworkPolicySettings {
+            enabled: true,
+            ingress_controller_namespace: label("ingress-nginx"),
+            prometheus_namespace: label("monitoring"),
+            allow_api_from_cidrs: Vec::new(),
+            dns_namespace: label("kube-system"),
+            extra_egress: Vec::new(),
+        }
+    }
+}
+
+/// An egress destination the pods may open connections to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EgressRule {
+    /// Destination block. Required.
+    pub cidr: Cidr,
+    /// TCP ports; empty means every port. Default none.
+    #[serde(default)]
+    pub tcp_ports: Vec<u16>,
+}
+
+/// How replicas spread over the cluster (a topology spread constraint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Spread {
+    /// Domain to spread over. Default `nodes`.
+    pub across: SpreadDomain,
+    /// `prefer` schedules anyway when the spread cannot be kept; `require` leaves pods
+    /// pending instead. Default `prefer`.
+    pub mode: SpreadMode,
+}
+
+impl Default for Spread {
+    fn default() -> Self {
+        Spread {
+            across: SpreadDomain::Nodes,
+            mode: SpreadMode::Prefer,
+        }
+    }
+}
+
+/// Topology domains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SpreadDomain {
+    /// `kubernetes.io/hostname`.
+    Nodes,
+    /// `topology.kubernetes.io/zone`.
+    Zones,
+}
+
+/// Whether a spread is a preference or a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SpreadMode {
+    /// `whenUnsatisfiable: ScheduleAnyway`.
+    Prefer,
+    /// `whenUnsatisfiable: DoNotSchedule`.
+    Require,
+}
+
+/// Timings of the three probes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Probes {
+    /// Start-up: how long model loading may take (period x failures). Default every 2 s,
+    /// 60 failures (2 minutes).
+    pub startup: ProbeTiming,
+    /// Liveness: restarts a hung server. Default every 10 s, 3 failures.
+    pub liveness: ProbeTiming,
+    /// Readiness: takes a busy or draining pod out of the Service. Default every 5 s,
+    /// 2 failures.
+    pub readiness: ProbeTiming,
+}
+
+impl Default for Probes {
+    fn default() -> Self {
+        Probes {
+            startup: ProbeTiming {
+                period_seconds: 2,
+                timeout_seconds: 2,
+                failure_threshold: 60,
+            },
+            liveness: ProbeTiming {
+                period_seconds: 10,
+                timeout_seconds: 3,
+                failure_threshold: 3,
+            },
+            readiness: ProbeTiming {
+                period_seconds: 5,
+                timeout_seconds: 2,
+                failure_threshold: 2,
+            },
+        }
+    }
+}
+
+/// When and how often a probe runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeTiming {
+    /// Seconds between probes.
+    pub period_seconds: u32,
+    /// Seconds before one probe counts as failed.
+    pub timeout_seconds: u32,
+    /// Consecutive failures before acting.
+    pub failure_threshold: u32,
+}

@@ -1,0 +1,193 @@
+//! What the objects need to know about one containerised service, in plain data.
+//!
+//! The object builders read a [`Workload`] plus the generic deployment settings of an
+//! [`Environment`]; they never look at a particular server's configuration. A second
+//! service is described by writing a function like [`crate::embed::plan`] for it.
+
+use std::collections::BTreeMap;
+
+use crate::settings::Environment;
+
+/// Name of the container port (and Service port) that carries the API and the probes.
+pub const HTTP_PORT_NAME: &str = "http";
+/// Name of the container port (and Service port) that serves Prometheus metrics.
+pub const METRICS_PORT_NAME: &str = "metrics";
+
+/// One containerised service, as its own contract describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// `app.kubernetes.io/name`: what the software is.
+    pub app: String,
+    /// `app.kubernetes.io/component`.
+    pub component: String,
+    /// `app.kubernetes.io/part-of`.
+    pub part_of: String,
+    /// `app.kubernetes.io/version`, when the image is pinned by a tag.
+    pub version: Option<String>,
+    /// Name of the container.
+    pub container_name: String,
+    /// Full image reference.
+    pub image: String,
+    /// `imagePullPolicy`.
+    pub pull_policy: String,
+    /// Entrypoint.
+    pub command: Vec<String>,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Environment variables, in order.
+    pub env: Vec<(String, String)>,
+    /// Port of the API and the probes.
+    pub api_port: u16,
+    /// Where Prometheus scrapes, when metrics are on.
+    pub metrics: Option<MetricsEndpoint>,
+    /// Paths of the three probes, all served on [`Workload::api_port`].
+    pub probe_paths: ProbePaths,
+    /// Files mounted read-only from a ConfigMap.
+    pub config: Option<ConfigFiles>,
+    /// Persistent data, mounted from a claim.
+    pub data: Option<DataVolume>,
+    /// Writable scratch directory (an emptyDir), since the root filesystem is read-only.
+    pub scratch_dir: String,
+    /// Numeric user and group the process runs as.
+    pub run_as: (i64, i64),
+    /// Seconds the process needs after SIGTERM to finish accepted work.
+    pub drain_timeout_secs: u32,
+    /// Largest request body, in bytes, for proxies in front of the service.
+    pub body_limit_bytes: u64,
+    /// Longest request, in seconds, for proxies in front of the service.
+    pub request_timeout_secs: u32,
+}
+
+/// A metrics listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsEndpoint {
+    /// Container port.
+    pub port: u16,
+    /// HTTP path.
+    pub path: String,
+}
+
+impl MetricsEndpoint {
+    /// Whether metrics have a port of their own rather than sharing the API port.
+    #[must_use]
+    pub fn separate_from(&self, api_port: u16) -> bool {
+        self.port != api_port
+    }
+}
+
+/// HTTP paths of the probes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbePaths {
+    /// Start-up probe.
+    pub startup: String,
+    /// Liveness probe.
+    pub liveness: String,
+    /// Readiness probe.
+    pub readiness: String,
+}
+
+/// Configuration files shipped in a ConfigMap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFiles {
+    /// Directory the ConfigMap is mounted on.
+    pub mount_dir: String,
+    /// File name to contents.
+    pub files: BTreeMap<String, String>,
+}
+
+/// A persistent volume for data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataVolume {
+    /// Suffix of the claim's name and the volume's name, e.g. `models`.
+    pub name: String,
+    /// Where the container sees it.
+    pub mount_path: String,
+    /// Whether the container only reads it.
+    pub read_only: bool,
+}
+
+/// A workload in an environment: everything the builders read.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// Generic deployment settings (replicas, resources, exposure, policies).
+    pub env: &'a Environment,
+    /// The service's own facts.
+    pub workload: Workload,
+}
+
+impl Plan<'_> {
+    /// Name of the Deployment, Service and the objects that have one per workload.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.env.name.as_str()
+    }
+
+    /// Namespace of every namespaced object.
+    #[must_use]
+    pub fn namespace(&self) -> &str {
+        self.env.namespace.as_str()
+    }
+
+    /// Name of the ConfigMap.
+    #[must_use]
+    pub fn config_map_name(&self) -> String {
+        format!("{}-config", self.name())
+    }
+
+    /// Name of the data claim, when there is one.
+    #[must_use]
+    pub fn claim_name(&self) -> Option<String> {
+        self.workload
+            .data
+            .as_ref()
+            .map(|d| format!("{}-{}", self.name(), d.name))
+    }
+
+    /// The labels a selector matches on. They never change between releases: a
+    /// Deployment's selector is immutable.
+    #[must_use]
+    pub fn selector_labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (
+                "app.kubernetes.io/name".to_owned(),
+                self.workload.app.clone(),
+            ),
+            (
+                "app.kubernetes.io/instance".to_owned(),
+                self.name().to_owned(),
+            ),
+        ])
+    }
+
+    /// Labels on every object: the selector labels plus descriptive ones.
+    #[must_use]
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.selector_labels();
+        labels.insert(
+            "app.kubernetes.io/component".into(),
+            self.workload.component.clone(),
+        );
+        labels.insert(
+            "app.kubernetes.io/part-of".into(),
+            self.workload.part_of.clone(),
+        );
+        labels.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
+        if let Some(v) = &self.workload.version {
+            labels.insert("app.kubernetes.io/version".into(), v.clone());
+        }
+        labels
+    }
+
+    /// Seconds between the stop signal and SIGKILL: the pre-stop pause, the server's own
+    /// drain and a margin for the process to exit.
+    #[must_use]
+    pub fn termination_grace_seconds(&self) -> u32 {
+        self.env.pre_stop_sleep_seconds + self.workload.drain_timeout_secs + EXIT_MARGIN_SECS
+    }
+}
+
+/// `app.kubernetes.io/managed-by` of every object.
+pub const MANAGED_BY: &str = "akidb-gen";
+
+/// Seconds allowed for the process to exit after its drain finished.
+pub const EXIT_MARGIN_SECS: u32 = 5;
