@@ -15,16 +15,11 @@ use crate::schema;
 ///
 /// Prints one YAML stream for an environment: every object it needs, in a fixed order,
 /// byte-identical run to run. Diagnostics go to stderr; stdout holds only YAML.
-///
-/// Examples:
-///   gen prod > out/prod.yaml          render one environment
-///   gen ./my-env.yaml                 render an environment file anywhere
-///   gen write                         regenerate out/ and environments/schema.json
-///   gen write --check                 fail if anything under out/ is stale
 #[derive(Debug, Parser)]
 #[command(
     name = "gen",
     version,
+    after_long_help = EXAMPLES,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -48,6 +43,15 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+const EXAMPLES: &str = "\
+Examples:
+  gen prod > out/prod.yaml     render one environment
+  gen ./my-env.yaml            render an environment file kept anywhere
+  gen list                     list the environments
+  gen write                    regenerate out/ and environments/schema.json
+  gen write --check            fail if anything under out/ is stale
+  kubectl apply -f out/        apply every environment (each has its own namespace)";
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]

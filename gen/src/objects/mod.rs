@@ -29,6 +29,8 @@ use crate::workload::Plan;
 /// depend on comes first, as `kubectl apply` and Helm install them.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
+// A render holds ten of these once; boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Object {
     Namespace(Namespace),
     ServiceAccount(ServiceAccount),

@@ -1,0 +1,386 @@
+//! Bad input: every case exits non-zero, prints nothing on stdout, and names the file,
+//! the line and the setting (or the valid choices) on stderr. Runs the real binary in a
+//! fresh temporary folder.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use akidb_gen::settings::{LoadError, parse_str};
+
+struct Run {
+    out: Output,
+    cmd: String,
+}
+
+impl Run {
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    /// Asserts failure with an empty stdout and every `needle` in stderr.
+    fn fails_with(&self, needles: &[&str]) {
+        let err = self.stderr();
+        let explain = format!(
+            "command: {}\nstatus: {}\nstdout:\n{}\nstderr:\n{err}",
+            self.cmd,
+            self.out.status,
+            self.stdout()
+        );
+        assert!(!self.out.status.success(), "expected failure\n{explain}");
+        assert!(
+            self.out.stdout.is_empty(),
+            "stdout must stay empty on error\n{explain}"
+        );
+        for n in needles {
+            assert!(err.contains(n), "stderr lacks {n:?}\n{explain}");
+        }
+    }
+}
+
+fn gen_in(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_gen"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GEN_ENVIRONMENTS")
+        .output()
+        .unwrap();
+    Run {
+        out,
+        cmd: format!("gen {} (in {})", args.join(" "), dir.display()),
+    }
+}
+
+/// Writes `yaml` as `environments/<name>.yaml` in a fresh folder and runs `gen <name>`.
+fn render_file(name: &str, yaml: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("environments")).unwrap();
+    std::fs::write(
+        dir.path().join("environments").join(format!("{name}.yaml")),
+        yaml,
+    )
+    .unwrap();
+    gen_in(dir.path(), &[name])
+}
+
+#[test]
+fn unknown_key_names_file_line_and_setting() {
+    render_file(
+        "typo",
+        "namespace: a\nautoscaling:\n  min_replicas: 2\n  max_replicas: 4\n  max_replica: 3\n",
+    )
+    .fails_with(&[
+        "environments/typo.yaml:5:3",
+        "autoscaling.max_replica",
+        "unknown field `max_replica`",
+        "expected one of",
+    ]);
+}
+
+#[test]
+fn unknown_key_inside_the_server_config_is_caught_too() {
+    render_file("typo", "namespace: a\nconfig:\n  server:\n    prot: 8080\n").fails_with(&[
+        "environments/typo.yaml:4:5",
+        "config.server.prot",
+        "unknown field `prot`",
+    ]);
+}
+
+#[test]
+fn wrong_type_names_the_setting() {
+    render_file("wrong", "namespace: a\nreplicas: two\n")
+        .fails_with(&["environments/wrong.yaml:2:11", "`replicas`"]);
+    render_file(
+        "wrong",
+        "namespace: a\nconfig:\n  observability:\n    metrics_enabled: maybe\n",
+    )
+    .fails_with(&[
+        "environments/wrong.yaml:4:22",
+        "config.observability.metrics_enabled",
+    ]);
+}
+
+#[test]
+fn unknown_enum_value_lists_the_choices() {
+    render_file("enum", "namespace: a\nservice:\n  type: Nodeport\n").fails_with(&[
+        "environments/enum.yaml:3:9",
+        "service.type",
+        "ClusterIP, NodePort, LoadBalancer",
+    ]);
+    render_file(
+        "enum",
+        "namespace: a\nconfig:\n  embedding:\n    preload_models: [all-minilm]\n",
+    )
+    .fails_with(&[
+        "environments/enum.yaml:4:22",
+        "all-MiniLM-L6-v2",
+        "e5-small-v2",
+    ]);
+}
+
+#[test]
+fn yaml_syntax_error_names_the_line() {
+    render_file("syntax", "namespace: a\nresources:\n  limits: [cpu: 1\n")
+        .fails_with(&["environments/syntax.yaml:"]);
+    render_file(
+        "syntax",
+        "namespace: a\nservice:\n  type: NodePort\n port: 80\n",
+    )
+    .fails_with(&["environments/syntax.yaml:4:"]);
+}
+
+#[test]
+fn missing_required_setting_is_named() {
+    render_file("empty", "replicas: 1\n").fails_with(&["environments/empty.yaml", "namespace"]);
+}
+
+#[test]
+fn unknown_environment_name_lists_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir(&envs).unwrap();
+    for n in ["dev", "prod"] {
+        std::fs::write(envs.join(format!("{n}.yaml")), "namespace: a\n").unwrap();
+    }
+    gen_in(dir.path(), &["prdo"]).fails_with(&[
+        "unknown environment `prdo`",
+        "did you mean `prod`",
+        "dev, prod",
+    ]);
+    gen_in(dir.path(), &["qa"]).fails_with(&["unknown environment `qa`", "dev, prod"]);
+}
+
+#[test]
+fn malformed_quantities_are_refused() {
+    render_file("q", "namespace: a\nresources:\n  limits: {cpu: 2x, memory: 4Gi}\n  requests: {cpu: 1, memory: 1Gi}\n").fails_with(&[
+        "environments/q.yaml:3:17",
+        "resources.limits.cpu",
+        "not a CPU quantity",
+    ]);
+    render_file("q", "namespace: a\nresources:\n  limits: {cpu: 2, memory: 512m}\n  requests: {cpu: 1, memory: 256Mi}\n").fails_with(&[
+        "resources.limits.memory",
+        "512Mi",
+    ]);
+    render_file("q", "namespace: a\nmodel_cache:\n  size: ten\n")
+        .fails_with(&["model_cache.size", "not a size"]);
+}
+
+#[test]
+fn names_that_are_not_dns_1123_are_refused() {
+    render_file("n", "namespace: Akidb_Prod\n").fails_with(&[
+        "environments/n.yaml:1:12",
+        "namespace",
+        "DNS-1123",
+    ]);
+    render_file("n", &format!("namespace: a\nname: {}\n", "x".repeat(64)))
+        .fails_with(&["`name`", "at most 63"]);
+    render_file("n", "namespace: a\ningress:\n  hosts: [\"\"]\n")
+        .fails_with(&["ingress.hosts[0]", "not a valid host"]);
+}
+
+/// Loads `yaml` expecting only semantic problems; returns them as `setting: message` lines.
+fn problems(yaml: &str) -> Vec<String> {
+    match parse_str(yaml, "test.yaml") {
+        Err(LoadError::Invalid { problems, .. }) => problems
+            .iter()
+            .map(|p| format!("{}: {}", p.setting, p.message))
+            .collect(),
+        other => panic!("expected semantic problems, got {other:?}"),
+    }
+}
+
+fn assert_problem(yaml: &str, setting: &str, fragment: &str) {
+    let found = problems(yaml);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with(&format!("{setting}: ")) && p.contains(fragment)),
+        "no problem on `{setting}` mentioning {fragment:?} in {found:#?}"
+    );
+}
+
+#[test]
+fn autoscaling_min_above_max_is_refused() {
+    assert_problem(
+        "namespace: a\nautoscaling: {min_replicas: 5, max_replicas: 2}\n",
+        "autoscaling.min_replicas",
+        "must not exceed",
+    );
+    assert_problem(
+        "namespace: a\nautoscaling: {min_replicas: 0, max_replicas: 2}\n",
+        "autoscaling.min_replicas",
+        "at least 1",
+    );
+}
+
+#[test]
+fn static_replicas_beside_autoscaling_are_refused() {
+    assert_problem(
+        "namespace: a\nreplicas: 3\nautoscaling: {min_replicas: 2, max_replicas: 4}\n",
+        "replicas",
+        "owns the replica count",
+    );
+}
+
+#[test]
+fn a_budget_that_blocks_every_drain_is_refused() {
+    assert_problem(
+        "namespace: a\nautoscaling: {min_replicas: 2, max_replicas: 4}\ndisruption_budget: {min_available: 2}\n",
+        "disruption_budget.min_available",
+        "node drains would hang",
+    );
+    assert_problem(
+        "namespace: a\ndisruption_budget: {max_unavailable: 0}\n",
+        "disruption_budget.max_unavailable",
+        "blocks every node drain",
+    );
+    assert_problem(
+        "namespace: a\ndisruption_budget: {}\n",
+        "disruption_budget",
+        "exactly one",
+    );
+    assert!(
+        parse_str(
+            "namespace: a\nreplicas: 3\ndisruption_budget: {min_available: 2}\n",
+            "ok.yaml"
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn limits_below_requests_are_refused() {
+    let yaml = "namespace: a\nresources:\n  requests: {cpu: 3, memory: 8Gi}\n  limits: {cpu: 2, memory: 4Gi}\n";
+    assert_problem(yaml, "resources.requests.cpu", "must not exceed its limit");
+    assert_problem(
+        yaml,
+        "resources.requests.memory",
+        "must not exceed its limit",
+    );
+}
+
+#[test]
+fn a_memory_limit_too_small_for_the_models_is_refused() {
+    assert_problem(
+        "namespace: a\nresources:\n  requests: {cpu: 1, memory: 128Mi}\n  limits: {cpu: 1, memory: 200Mi}\n",
+        "resources.limits.memory",
+        "OOM-killed",
+    );
+}
+
+#[test]
+fn empty_or_repeated_ingress_hosts_are_refused() {
+    assert_problem(
+        "namespace: a\ningress: {hosts: []}\n",
+        "ingress.hosts",
+        "at least one host",
+    );
+    assert_problem(
+        "namespace: a\ningress: {hosts: [a.example.com, a.example.com]}\n",
+        "ingress.hosts[1]",
+        "repeats",
+    );
+    assert_problem(
+        "namespace: a\ningress: {hosts: [a.example.com], nginx: {}}\n",
+        "ingress.nginx.ssl_redirect",
+        "tls",
+    );
+}
+
+#[test]
+fn floating_image_tags_are_refused() {
+    assert_problem(
+        "namespace: a\nimage: {tag: latest}\n",
+        "image.tag",
+        "latest",
+    );
+    assert_problem(
+        "namespace: a\nimage: {digest: \"sha256:abc\"}\n",
+        "image.digest",
+        "64",
+    );
+}
+
+#[test]
+fn an_unreachable_node_port_is_refused() {
+    assert_problem(
+        "namespace: a\nservice: {type: NodePort}\n",
+        "service.type",
+        "unreachable",
+    );
+    assert_problem(
+        "namespace: a\nservice: {type: NodePort, node_port: 8080}\nnetwork_policy: {enabled: false}\n",
+        "service.node_port",
+        "30000-32767",
+    );
+    assert_problem(
+        "namespace: a\nservice: {node_port: 30080}\n",
+        "service.node_port",
+        "ClusterIP",
+    );
+}
+
+#[test]
+fn server_config_values_the_server_would_refuse_are_refused() {
+    assert_problem(
+        "namespace: a\nconfig: {embedding: {preload_models: []}}\n",
+        "config.embedding.preload_models",
+        "at least one",
+    );
+    assert_problem(
+        "namespace: a\nconfig: {embedding: {model_dir: models}}\n",
+        "config.embedding.model_dir",
+        "absolute",
+    );
+    assert_problem(
+        "namespace: a\nconfig: {observability: {metrics_port: 80}}\n",
+        "service.port",
+        "two ports",
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let yaml =
+        "namespace: a\nautoscaling: {min_replicas: 5, max_replicas: 2}\nimage: {tag: latest}\n";
+    let run = render_file("many", yaml);
+    run.fails_with(&[
+        "environments/many.yaml",
+        "2 invalid setting(s)",
+        "autoscaling.min_replicas",
+        "image.tag",
+    ]);
+}
+
+#[test]
+fn a_failed_write_leaves_old_files_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir(&envs).unwrap();
+    std::fs::write(envs.join("a.yaml"), "namespace: a\n").unwrap();
+    std::fs::write(envs.join("b.yaml"), "namespace: b\n").unwrap();
+    let ok = gen_in(dir.path(), &["write"]);
+    assert!(ok.out.status.success(), "{}", ok.stderr());
+    let before = std::fs::read_to_string(dir.path().join("out/a.yaml")).unwrap();
+
+    std::fs::write(envs.join("a.yaml"), "namespace: a\nreplicas: 2\n").unwrap();
+    std::fs::write(envs.join("b.yaml"), "namespace: b\nreplicas: -1\n").unwrap();
+    gen_in(dir.path(), &["write"]).fails_with(&["environments/b.yaml:2"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/a.yaml")).unwrap(),
+        before,
+        "a failed write must not touch out/"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
+}

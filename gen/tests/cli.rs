@@ -1,0 +1,205 @@
+//! The command line on good input: rendering, listing, the schema, `write` and its check.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn gen_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gen"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GEN_ENVIRONMENTS")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = gen_in(dir, args);
+    assert!(
+        out.status.success(),
+        "gen {} in {} failed: {}\n{}",
+        args.join(" "),
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn rendering_is_byte_identical_run_to_run_and_matches_out() {
+    for env in ["dev", "staging", "prod"] {
+        let first = ok(&root(), &[env]);
+        assert_eq!(first, ok(&root(), &[env]), "{env} differs between runs");
+        let committed =
+            std::fs::read_to_string(root().join("out").join(format!("{env}.yaml"))).unwrap();
+        assert_eq!(first, committed, "gen {env} differs from out/{env}.yaml");
+    }
+}
+
+#[test]
+fn objects_come_in_the_fixed_kind_order() {
+    let yaml = ok(&root(), &["prod"]);
+    let kinds: Vec<&str> = yaml
+        .lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ConfigMap",
+            "PersistentVolumeClaim",
+            "Service",
+            "Deployment",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "Ingress",
+            "NetworkPolicy"
+        ]
+    );
+}
+
+#[test]
+fn turned_off_objects_are_not_emitted() {
+    let dev = ok(&root(), &["dev"]);
+    for absent in ["HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress"] {
+        assert!(
+            !dev.contains(&format!("kind: {absent}\n")),
+            "dev should have no {absent}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bare.yaml");
+    std::fs::write(&file, "namespace: bare\nnetwork_policy: {enabled: false}\n").unwrap();
+    let bare = ok(dir.path(), &[file.to_str().unwrap()]);
+    assert!(!bare.contains("kind: NetworkPolicy"));
+    assert!(bare.contains("kind: Deployment"));
+}
+
+#[test]
+fn an_environment_file_can_be_given_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mine.yaml");
+    std::fs::write(&file, "namespace: mine\nreplicas: 2\n").unwrap();
+    let yaml = ok(dir.path(), &["./mine.yaml"]);
+    assert!(yaml.contains("namespace: mine"));
+    assert!(yaml.contains("replicas: 2"));
+}
+
+#[test]
+fn list_prints_the_environment_names() {
+    assert_eq!(ok(&root(), &["list"]), "dev\nprod\nstaging\n");
+}
+
+#[test]
+fn schema_subcommand_prints_the_committed_schema() {
+    let printed = ok(&root(), &["schema"]);
+    assert_eq!(
+        printed,
+        std::fs::read_to_string(root().join("environments/schema.json")).unwrap()
+    );
+    let v: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(
+        v["additionalProperties"],
+        serde_json::json!(false),
+        "unknown top-level keys must be refused by editors too"
+    );
+}
+
+#[test]
+fn write_creates_prunes_and_check_detects_staleness() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir(&envs).unwrap();
+    std::fs::write(envs.join("one.yaml"), "namespace: one\n").unwrap();
+    std::fs::write(envs.join("two.yaml"), "namespace: two\n").unwrap();
+    ok(dir.path(), &["write"]);
+    for f in [
+        "out/one.yaml",
+        "out/two.yaml",
+        "out/kustomize/one/kustomization.yaml",
+        "environments/schema.json",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f} missing after write");
+    }
+    ok(dir.path(), &["write", "--check"]);
+
+    std::fs::write(envs.join("one.yaml"), "namespace: one\nreplicas: 3\n").unwrap();
+    std::fs::remove_file(envs.join("two.yaml")).unwrap();
+    let check = gen_in(dir.path(), &["write", "--check"]);
+    assert!(!check.status.success());
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(err.contains("out of date: out/one.yaml"), "{err}");
+    assert!(err.contains("no longer generated: out/two.yaml"), "{err}");
+
+    ok(dir.path(), &["write"]);
+    assert!(
+        !dir.path().join("out/two.yaml").exists(),
+        "stale environment output not pruned"
+    );
+    assert!(
+        !dir.path().join("out/kustomize/two").exists(),
+        "stale kustomize base not pruned"
+    );
+    ok(dir.path(), &["write", "--check"]);
+}
+
+#[test]
+fn kustomize_base_lists_every_object_file() {
+    let base = root().join("out/kustomize/prod");
+    let kustomization = std::fs::read_to_string(base.join("kustomization.yaml")).unwrap();
+    let listed: Vec<&str> = kustomization
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .collect();
+    assert_eq!(listed.len(), 10, "{kustomization}");
+    let without_comments = |text: &str| {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let joined: String = listed
+        .iter()
+        .map(|f| {
+            format!(
+                "---\n{}",
+                without_comments(&std::fs::read_to_string(base.join(f)).unwrap())
+            )
+        })
+        .collect();
+    let stream = std::fs::read_to_string(root().join("out/prod.yaml")).unwrap();
+    assert_eq!(
+        joined,
+        without_comments(&stream),
+        "the base must hold the same objects as out/prod.yaml"
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gen"))
+        .arg("prod")
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

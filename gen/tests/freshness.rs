@@ -1,0 +1,54 @@
+//! Generated files are produced by the code: this fails when anything under `out/` or
+//! `environments/schema.json` differs from a fresh render.
+
+use std::path::{Path, PathBuf};
+
+use akidb_gen::{Catalog, output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn out_and_schema_are_fresh() {
+    let root = root();
+    let out_dir = root.join("out");
+    let files = output::generate(&Catalog::new(root.join("environments")), &out_dir).unwrap();
+    let stale = files.stale(&out_dir);
+    assert!(
+        stale.is_empty(),
+        "generated files are stale; run `make out` and commit:\n{}",
+        stale
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn every_environment_file_points_editors_at_the_schema() {
+    let catalog = Catalog::new(root().join("environments"));
+    for name in catalog.names().unwrap() {
+        let text = std::fs::read_to_string(catalog.resolve(&name).unwrap().path).unwrap();
+        assert!(
+            text.starts_with("# yaml-language-server: $schema=./schema.json\n"),
+            "environments/{name}.yaml must start with the schema line"
+        );
+    }
+}
+
+#[test]
+fn each_environment_has_its_own_namespace() {
+    let catalog = Catalog::new(root().join("environments"));
+    let mut seen = std::collections::BTreeMap::new();
+    for name in catalog.names().unwrap() {
+        let (_, env) = catalog.load(&name).unwrap();
+        if let Some(other) = seen.insert(env.namespace.to_string(), name.clone()) {
+            panic!(
+                "environments {other} and {name} share namespace {}",
+                env.namespace
+            );
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Snapshot review: every environment's full YAML, `--help` and the settings schema.
+//! A pull request that changes a manifest shows the change here; accept it with
+//! `cargo insta review` (see docs/snapshots.md).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use akidb_gen::{Catalog, render, schema};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// One place for snapshot settings: a fixed folder and names without module prefixes.
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s
+}
+
+#[test]
+fn every_environment_renders_as_its_snapshot() {
+    let catalog = Catalog::new(root().join("environments"));
+    let names = catalog.names().unwrap();
+    assert_eq!(
+        names,
+        ["dev", "prod", "staging"],
+        "a new environment needs its snapshot reviewed too"
+    );
+    for name in names {
+        let (source, env) = catalog.load(&name).unwrap();
+        let yaml = render::render(&env, &source.name).unwrap();
+        settings().bind(|| insta::assert_snapshot!(format!("env_{name}"), yaml));
+    }
+}
+
+#[test]
+fn help_text_is_reviewed() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gen"))
+        .arg("--help")
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    settings().bind(|| insta::assert_snapshot!("help", String::from_utf8(out.stdout).unwrap()));
+}
+
+#[test]
+fn settings_schema_is_reviewed() {
+    settings().bind(|| insta::assert_snapshot!("environment_schema", schema::environment_schema()));
+}
