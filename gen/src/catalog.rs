@@ -6,6 +6,8 @@ use crate::settings::{self, Environment, LoadError};
 
 /// File name of the generated JSON schema inside the environments folder.
 pub const SCHEMA_FILE: &str = "schema.json";
+/// File name of the generated settings reference inside the environments folder.
+pub const REFERENCE_FILE: &str = "README.md";
 
 /// Why an environment could not be found or loaded.
 #[derive(Debug, thiserror::Error)]

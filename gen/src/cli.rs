@@ -49,7 +49,7 @@ Examples:
   gen prod > out/prod.yaml     render one environment
   gen ./my-env.yaml            render an environment file kept anywhere
   gen list                     list the environments
-  gen write                    regenerate out/ and environments/schema.json
+  gen write                    regenerate out/, environments/schema.json and README.md
   gen write --check            fail if anything under out/ is stale
   kubectl apply -f out/        apply every environment (each has its own namespace)";
 
@@ -60,7 +60,7 @@ pub enum Command {
     List,
     /// Print the JSON schema of environment files (draft-07).
     Schema,
-    /// Regenerate everything: out/<env>.yaml, out/kustomize/<env>/ and the schema.
+    /// Regenerate everything: out/<env>.yaml, out/kustomize/<env>/, the schema and the settings reference.
     ///
     /// Every environment is rendered in memory first; if any fails, nothing is written.
     /// Each file is then replaced atomically, and generated files that no environment

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod embed;
 pub mod objects;
 pub mod output;
+pub mod reference;
 pub mod render;
 pub mod schema;
 pub mod settings;

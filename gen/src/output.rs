@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{Catalog, CatalogError, SCHEMA_FILE};
+use crate::catalog::{Catalog, CatalogError, REFERENCE_FILE, SCHEMA_FILE};
 use crate::render::{self, RenderError};
-use crate::schema;
+use crate::{reference, schema};
 
 /// Folder under `out/` that holds one kustomize base per environment. `kubectl apply -f out/`
 /// does not recurse, so it never applies these files twice.
@@ -41,8 +41,8 @@ pub struct Files {
     pub files: BTreeMap<PathBuf, String>,
 }
 
-/// Renders every environment of `catalog` into files under `out_dir`, plus the schema in
-/// the environments folder.
+/// Renders every environment of `catalog` into files under `out_dir`, plus the schema and
+/// the settings reference in the environments folder.
 ///
 /// # Errors
 /// The first environment that fails to load or render; nothing is written.
@@ -51,6 +51,10 @@ pub fn generate(catalog: &Catalog, out_dir: &Path) -> Result<Files, OutputError>
     files.insert(
         catalog.dir().join(SCHEMA_FILE),
         schema::environment_schema(),
+    );
+    files.insert(
+        catalog.dir().join(REFERENCE_FILE),
+        reference::settings_reference(),
     );
     for name in catalog.names()? {
         let (source, env) = catalog.load(&name)?;

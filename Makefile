@@ -1,0 +1,44 @@
+# Thin wrappers over cargo, so nobody must remember flags. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+VENV  := .venv
+PY    := $(VENV)/bin/python
+KUBERNETES_VALIDATE_VERSION := 1.37.0
+
+.PHONY: help gen out check-out test check fmt lint snapshots tools clean-tools
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+gen: ## Print prod's manifests (ENV=dev|staging|prod|path to pick another)
+	@$(CARGO) run -q -p gen -- $(or $(ENV),prod)
+
+out: ## Regenerate out/, environments/schema.json and environments/README.md
+	$(CARGO) run -q -p gen -- write
+
+check-out: ## Fail if anything generated is stale
+	$(CARGO) run -q -p gen -- write --check
+
+tools: $(VENV)/bin/kubernetes-validate ## Install the test tools (kubernetes-validate) into .venv
+
+$(VENV)/bin/kubernetes-validate:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
+
+test: tools ## Run the whole test suite (installs its tools first)
+	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) $(CARGO) test --workspace --no-fail-fast
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+check: lint check-out ## Lint and check generated files
+
+snapshots: ## Review changed manifest snapshots (needs: cargo install cargo-insta)
+	$(CARGO) insta review
+
+clean-tools: ## Remove .venv
+	rm -rf $(VENV)
