@@ -8,6 +8,8 @@ use crate::settings::{self, Environment, LoadError};
 pub const SCHEMA_FILE: &str = "schema.json";
 /// File name of the generated settings reference inside the environments folder.
 pub const REFERENCE_FILE: &str = "README.md";
+/// File name of the generated rules reference inside the environments folder.
+pub const RULES_FILE: &str = "RULES.md";
 
 /// Why an environment could not be found or loaded.
 #[derive(Debug, thiserror::Error)]

@@ -135,6 +135,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         Some(Command::Schema) => print(&schema::environment_schema()),
         Some(Command::Write { out, check }) => {
             let files = output::generate(&catalog, &out)?;
+            for (env_name, lint) in &files.lint {
+                report_lint(env_name, lint);
+            }
             if check {
                 let stale = files.stale(&out);
                 for s in &stale {
@@ -159,8 +162,23 @@ fn run(cli: Cli) -> Result<(), Error> {
             // `required = true` on ENV with `subcommand_negates_reqs` guarantees it here.
             let arg = cli.env.unwrap_or_default();
             let (source, env) = catalog.load(&arg)?;
-            print(&render::render(&env, &source.name)?)
+            let checked = render::build(&env, &source.name)?;
+            report_lint(&source.name, &checked.lint);
+            print(&render::stream(&source.name, &checked.objects)?)
         }
+    }
+}
+
+/// Warnings and waived findings go to stderr; stdout stays pure YAML.
+fn report_lint(env_name: &str, lint: &crate::lint::Outcome) {
+    for w in &lint.warnings {
+        eprintln!("{env_name}: {w}");
+    }
+    for (f, reason) in &lint.waived {
+        eprintln!(
+            "{env_name}: waived[{}]: {} {} (reason: {reason})",
+            f.rule, f.object, f.field
+        );
     }
 }
 

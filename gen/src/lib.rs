@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod embed;
+pub mod lint;
 pub mod objects;
 pub mod output;
 pub mod reference;

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{Catalog, CatalogError, REFERENCE_FILE, SCHEMA_FILE};
+use crate::catalog::{Catalog, CatalogError, REFERENCE_FILE, RULES_FILE, SCHEMA_FILE};
 use crate::render::{self, RenderError};
-use crate::{reference, schema};
+use crate::{lint, reference, schema};
 
 /// Folder under `out/` that holds one kustomize base per environment. `kubectl apply -f out/`
 /// does not recurse, so it never applies these files twice.
@@ -35,10 +35,12 @@ pub enum OutputError {
 }
 
 /// Every generated file: path relative to the repository root, and contents.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Files {
     /// Relative path to contents, sorted.
     pub files: BTreeMap<PathBuf, String>,
+    /// Rule warnings and waived findings per environment.
+    pub lint: Vec<(String, crate::lint::Outcome)>,
 }
 
 /// Renders every environment of `catalog` into files under `out_dir`, plus the schema and
@@ -56,9 +58,13 @@ pub fn generate(catalog: &Catalog, out_dir: &Path) -> Result<Files, OutputError>
         catalog.dir().join(REFERENCE_FILE),
         reference::settings_reference(),
     );
+    files.insert(catalog.dir().join(RULES_FILE), lint::rules_reference());
+    let mut lint_outcomes = Vec::new();
     for name in catalog.names()? {
         let (source, env) = catalog.load(&name)?;
-        let objects = render::objects(&env, &source.name)?;
+        let checked = render::build(&env, &source.name)?;
+        let objects = checked.objects;
+        lint_outcomes.push((name.clone(), checked.lint));
         files.insert(
             out_dir.join(format!("{name}.yaml")),
             render::stream(&name, &objects)?,
@@ -78,7 +84,10 @@ pub fn generate(catalog: &Catalog, out_dir: &Path) -> Result<Files, OutputError>
             kustomization(&name, &resources),
         );
     }
-    Ok(Files { files })
+    Ok(Files {
+        files,
+        lint: lint_outcomes,
+    })
 }
 
 fn kustomization(env_name: &str, resources: &[String]) -> String {

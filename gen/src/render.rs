@@ -1,6 +1,7 @@
 //! Objects to one YAML stream: fixed order, no timestamps, byte-identical run to run.
 
 use crate::embed;
+use crate::lint::{self, Finding, Outcome};
 use crate::objects::{self, Object};
 use crate::settings::Environment;
 
@@ -15,6 +16,14 @@ pub enum RenderError {
         /// What is wrong.
         message: String,
     },
+    /// Cross-object rules found errors.
+    #[error("environment `{env}`: {} cross-object rule error(s):\n{}", findings.len(), findings.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Lint {
+        /// Environment name.
+        env: String,
+        /// The errors.
+        findings: Vec<Finding>,
+    },
     /// An object could not be written as YAML.
     #[error("cannot write {kind} `{name}` as YAML: {source}")]
     Yaml {
@@ -28,16 +37,44 @@ pub enum RenderError {
     },
 }
 
-/// The objects of an environment, in emission order.
+/// An environment's objects that passed the cross-object rules, with what the rules said.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The objects, in emission order.
+    pub objects: Vec<Object>,
+    /// Warnings and waived findings (errors would have stopped the build).
+    pub lint: Outcome,
+}
+
+/// Builds the objects of an environment and runs the cross-object rules on them.
 ///
 /// # Errors
-/// An environment that cannot be planned.
-pub fn objects(env: &Environment, env_name: &str) -> Result<Vec<Object>, RenderError> {
+/// An environment that cannot be planned, or rule errors not covered by a waiver.
+pub fn build(env: &Environment, env_name: &str) -> Result<Checked, RenderError> {
     let plan = embed::plan(env).map_err(|message| RenderError::Plan {
         env: env_name.to_owned(),
         message,
     })?;
-    Ok(objects::build_all(&plan))
+    let objects = objects::build_all(&plan);
+    let outcome = lint::lint_with_waivers(&objects, &lint::Context::of(env), &env.waivers);
+    if !outcome.errors.is_empty() {
+        return Err(RenderError::Lint {
+            env: env_name.to_owned(),
+            findings: outcome.errors,
+        });
+    }
+    Ok(Checked {
+        objects,
+        lint: outcome,
+    })
+}
+
+/// The objects of an environment, in emission order, after the cross-object rules.
+///
+/// # Errors
+/// As [`build`].
+pub fn objects(env: &Environment, env_name: &str) -> Result<Vec<Object>, RenderError> {
+    Ok(build(env, env_name)?.objects)
 }
 
 /// Comment at the top of every generated file.

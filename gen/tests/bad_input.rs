@@ -155,15 +155,16 @@ fn unknown_environment_name_lists_the_choices() {
 
 #[test]
 fn malformed_quantities_are_refused() {
-    render_file("q", "namespace: a\nresources:\n  limits: {cpu: 2x, memory: 4Gi}\n  requests: {cpu: 1, memory: 1Gi}\n").fails_with(&[
-        "environments/q.yaml:3:17",
-        "resources.limits.cpu",
-        "not a CPU quantity",
-    ]);
-    render_file("q", "namespace: a\nresources:\n  limits: {cpu: 2, memory: 512m}\n  requests: {cpu: 1, memory: 256Mi}\n").fails_with(&[
-        "resources.limits.memory",
-        "512Mi",
-    ]);
+    render_file(
+        "q",
+        "namespace: a\nresources:\n  limits: {cpu: 2x, memory: 4Gi}\n  requests: {cpu: 1, memory: 1Gi}\n",
+    )
+    .fails_with(&["environments/q.yaml:3:17", "resources.limits.cpu", "not a CPU quantity"]);
+    render_file(
+        "q",
+        "namespace: a\nresources:\n  limits: {cpu: 2, memory: 512m}\n  requests: {cpu: 1, memory: 256Mi}\n",
+    )
+    .fails_with(&["resources.limits.memory", "512Mi"]);
     render_file("q", "namespace: a\nmodel_cache:\n  size: ten\n")
         .fails_with(&["model_cache.size", "not a size"]);
 }

@@ -8,9 +8,10 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    HTTPGetAction, Lifecycle, LifecycleHandler, PersistentVolumeClaimVolumeSource,
+    EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, PersistentVolumeClaimVolumeSource,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecurityContext, SleepAction, TopologySpreadConstraint, Volume, VolumeMount,
+    SecretKeySelector, SecretVolumeSource, SecurityContext, SleepAction, TopologySpreadConstraint,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -143,16 +144,7 @@ fn container(plan: &Plan<'_>) -> Container {
         image_pull_policy: Some(w.pull_policy.clone()),
         command: Some(w.command.clone()),
         args: Some(w.args.clone()),
-        env: Some(
-            w.env
-                .iter()
-                .map(|(name, value)| EnvVar {
-                    name: name.clone(),
-                    value: Some(value.clone()),
-                    value_from: None,
-                })
-                .collect(),
-        ),
+        env: Some(env_vars(plan)),
         ports: Some(ports),
         startup_probe: Some(probe(&w.probe_paths.startup, &probes.startup)),
         liveness_probe: Some(probe(&w.probe_paths.liveness, &probes.liveness)),
@@ -188,6 +180,35 @@ fn container(plan: &Plan<'_>) -> Container {
         volume_mounts: Some(volume_mounts(plan)),
         ..Container::default()
     }
+}
+
+/// The workload's own variables, then one per declared Secret key (values never appear).
+fn env_vars(plan: &Plan<'_>) -> Vec<EnvVar> {
+    let plain = plan.workload.env.iter().map(|(name, value)| EnvVar {
+        name: name.clone(),
+        value: Some(value.clone()),
+        value_from: None,
+    });
+    let from_secrets = plan.env.secrets.iter().flat_map(|secret| {
+        secret.env.iter().map(|(var, key)| EnvVar {
+            name: var.as_str().to_owned(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.name.as_str().to_owned(),
+                    key: key.as_str().to_owned(),
+                    optional: Some(false),
+                }),
+                ..EnvVarSource::default()
+            }),
+        })
+    });
+    plain.chain(from_secrets).collect()
+}
+
+/// Volume name of the `index`th declared Secret.
+fn secret_volume_name(index: usize) -> String {
+    format!("secret-{index}")
 }
 
 fn port(name: &str, number: u16) -> ContainerPort {
@@ -238,6 +259,11 @@ fn volume_mounts(plan: &Plan<'_>) -> Vec<VolumeMount> {
         out.push(mount(&d.name, &d.mount_path, d.read_only));
     }
     out.push(mount(SCRATCH_VOLUME, &w.scratch_dir, false));
+    for (i, secret) in plan.env.secrets.iter().enumerate() {
+        if let Some(path) = &secret.mount_path {
+            out.push(mount(&secret_volume_name(i), path, true));
+        }
+    }
     out
 }
 
@@ -272,5 +298,20 @@ fn volumes(plan: &Plan<'_>) -> Vec<Volume> {
         }),
         ..Volume::default()
     });
+    for (i, secret) in plan.env.secrets.iter().enumerate() {
+        if secret.mount_path.is_some() {
+            out.push(Volume {
+                name: secret_volume_name(i),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret.name.as_str().to_owned()),
+                    // Owner-read only: the server process reads them, nothing else needs to.
+                    default_mode: Some(0o400),
+                    optional: Some(false),
+                    items: None,
+                }),
+                ..Volume::default()
+            });
+        }
+    }
     out
 }

@@ -7,6 +7,7 @@ pub mod disruption_budget;
 pub mod ingress;
 pub mod namespace;
 pub mod network_policy;
+pub mod resource_quota;
 pub mod service;
 pub mod service_account;
 pub mod volume_claim;
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount,
+    ConfigMap, Namespace, PersistentVolumeClaim, ResourceQuota, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -42,6 +43,7 @@ pub enum Object {
     PodDisruptionBudget(PodDisruptionBudget),
     Ingress(Ingress),
     NetworkPolicy(NetworkPolicy),
+    ResourceQuota(ResourceQuota),
 }
 
 impl Object {
@@ -59,6 +61,7 @@ impl Object {
             Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
             Object::Ingress(_) => "Ingress",
             Object::NetworkPolicy(_) => "NetworkPolicy",
+            Object::ResourceQuota(_) => "ResourceQuota",
         }
     }
 
@@ -76,6 +79,7 @@ impl Object {
             Object::PodDisruptionBudget(o) => &o.metadata,
             Object::Ingress(o) => &o.metadata,
             Object::NetworkPolicy(o) => &o.metadata,
+            Object::ResourceQuota(o) => &o.metadata,
         }
     }
 
@@ -99,6 +103,7 @@ impl Serialize for Object {
             Object::PodDisruptionBudget(o) => o.serialize(s),
             Object::Ingress(o) => o.serialize(s),
             Object::NetworkPolicy(o) => o.serialize(s),
+            Object::ResourceQuota(o) => o.serialize(s),
         }
     }
 }
@@ -118,6 +123,7 @@ pub fn build_all(plan: &Plan<'_>) -> Vec<Object> {
     out.extend(disruption_budget::build(plan).map(Object::PodDisruptionBudget));
     out.extend(ingress::build(plan).map(Object::Ingress));
     out.extend(network_policy::build(plan).map(Object::NetworkPolicy));
+    out.extend(resource_quota::build(plan).map(Object::ResourceQuota));
     out
 }
 

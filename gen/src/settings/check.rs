@@ -36,6 +36,8 @@ pub fn check(env: &Environment) -> Result<(), Vec<Problem>> {
     check_ingress(env, &mut out);
     check_probes(env, &mut out);
     check_config(env, &mut out);
+    check_secrets(env, &mut out);
+    check_waivers(env, &mut out);
     if out.0.is_empty() { Ok(()) } else { Err(out.0) }
 }
 
@@ -80,7 +82,10 @@ fn check_replicas(env: &Environment, out: &mut Problems) {
         if a.min_replicas > a.max_replicas {
             out.add(
                 "autoscaling.min_replicas",
-                format!("is {} but autoscaling.max_replicas is {}; the minimum must not exceed the maximum", a.min_replicas, a.max_replicas),
+                format!(
+                    "is {} but autoscaling.max_replicas is {}; the minimum must not exceed the maximum",
+                    a.min_replicas, a.max_replicas
+                ),
             );
         }
         if !(1..=1000).contains(&a.target_cpu_utilization) {
@@ -230,7 +235,10 @@ fn check_service(env: &Environment, out: &mut Problems) {
     }
     if let Some(np) = s.node_port {
         if s.kind == ServiceType::ClusterIP {
-            out.add("service.node_port", "is set but service.type is ClusterIP, which has no node ports; use NodePort or LoadBalancer");
+            out.add(
+                "service.node_port",
+                "is set but service.type is ClusterIP, which has no node ports; use NodePort or LoadBalancer",
+            );
         }
         if !(30000..=32767).contains(&np) {
             out.add(
@@ -278,7 +286,10 @@ fn check_ingress(env: &Environment, out: &mut Problems) {
         && nginx.ssl_redirect
         && ing.tls.is_none()
     {
-        out.add("ingress.nginx.ssl_redirect", "is true but ingress.tls is absent; there is no HTTPS to redirect to (set it to false or add tls)");
+        out.add(
+            "ingress.nginx.ssl_redirect",
+            "is true but ingress.tls is absent; there is no HTTPS to redirect to (set it to false or add tls)",
+        );
     }
 }
 
@@ -329,5 +340,86 @@ fn check_config(env: &Environment, out: &mut Problems) {
                 env.config.embedding.model_dir.display()
             ),
         );
+    }
+}
+
+fn check_secrets(env: &Environment, out: &mut Problems) {
+    let reserved = [app::env_vars::RAYON_NUM_THREADS];
+    let mut seen_vars: Vec<&str> = Vec::new();
+    let taken_dirs = [
+        std::path::PathBuf::from(app::container::CONFIG_DIR),
+        std::path::PathBuf::from(app::container::TMP_DIR),
+        env.config.embedding.model_dir.clone(),
+    ];
+    for (i, secret) in env.secrets.iter().enumerate() {
+        if env.secrets[..i].iter().any(|s| s.name == secret.name) {
+            out.add(
+                format!("secrets[{i}].name"),
+                format!("repeats `{}`", secret.name),
+            );
+        }
+        for var in secret.env.keys() {
+            let name = var.as_str();
+            if reserved.contains(&name) {
+                out.add(
+                    format!("secrets[{i}].env.{name}"),
+                    "is set by the generator from the CPU limit",
+                );
+            } else if seen_vars.contains(&name) {
+                out.add(
+                    format!("secrets[{i}].env.{name}"),
+                    "is filled by another secret too",
+                );
+            }
+            seen_vars.push(name);
+        }
+        if let Some(path) = &secret.mount_path {
+            let p = std::path::Path::new(path);
+            if !p.is_absolute() {
+                out.add(
+                    format!("secrets[{i}].mount_path"),
+                    format!("is `{path}`; it must be an absolute path"),
+                );
+            } else if taken_dirs
+                .iter()
+                .any(|d| p.starts_with(d) || d.starts_with(p))
+            {
+                out.add(
+                    format!("secrets[{i}].mount_path"),
+                    format!("`{path}` overlaps a directory the pod already mounts"),
+                );
+            }
+        }
+        if secret.env.is_empty() && secret.mount_path.is_none() {
+            out.add(format!("secrets[{i}]"), format!("`{}` is neither read into env nor mounted; remove it or say how the pod reads it", secret.name));
+        }
+    }
+}
+
+fn check_waivers(env: &Environment, out: &mut Problems) {
+    for (i, w) in env.waivers.iter().enumerate() {
+        if crate::lint::rule(&w.rule).is_none() {
+            let ids: Vec<&str> = crate::lint::rules().iter().map(|r| r.id).collect();
+            out.add(
+                format!("waivers[{i}].rule"),
+                format!(
+                    "`{}` is not a rule; valid rules: {}",
+                    w.rule,
+                    ids.join(", ")
+                ),
+            );
+        }
+        if w.reason.trim().len() < 10 {
+            out.add(
+                format!("waivers[{i}].reason"),
+                "must say why the rule does not apply (at least a sentence)",
+            );
+        }
+        if env.waivers[..i].iter().any(|o| o.rule == w.rule) {
+            out.add(
+                format!("waivers[{i}].rule"),
+                format!("waives `{}` twice", w.rule),
+            );
+        }
     }
 }

@@ -109,7 +109,9 @@ fn check_repository(repo: &str) -> Result<(), String> {
 
 fn check_tag(tag: &str) -> Result<(), String> {
     if tag == "latest" {
-        return Err("image.tag `latest` is refused: pin a version or a digest so every rollout runs the same image".into());
+        return Err(
+            "image.tag `latest` is refused: pin a version or a digest so every rollout runs the same image".into(),
+        );
     }
     let ok_char = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
     let first_ok = tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');

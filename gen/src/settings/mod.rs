@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::image::{Image, PullPolicy};
 pub use self::load::{LoadError, load_file, parse_str};
-pub use self::names::{Cidr, DnsLabel, DnsSubdomain, Host};
+pub use self::names::{Cidr, DnsLabel, DnsSubdomain, EnvVarName, Host, SecretKey};
 pub use self::quantity::{Bytes, Cpu};
 
 /// One deployment target of the embedding server.
@@ -66,9 +66,78 @@ pub struct Environment {
     /// and ingress controller has dropped it before SIGTERM arrives. Default `10`.
     #[serde(default = "default_pre_stop_sleep")]
     pub pre_stop_sleep_seconds: u32,
+    /// ResourceQuota for the namespace. Absent: no quota.
+    #[serde(default)]
+    pub resource_quota: Option<ResourceQuota>,
+    /// Secrets the pods read. They are always created outside the generator (kubectl,
+    /// External Secrets, Sealed Secrets); only their names and keys appear in the output.
+    /// Default none.
+    #[serde(default)]
+    pub secrets: Vec<SecretRef>,
+    /// Objects that pods may reference although this environment does not emit them
+    /// (e.g. added by a kustomize overlay). Default none.
+    #[serde(default)]
+    pub external: External,
+    /// Cross-object rules this environment is exempt from, each with its reason.
+    /// Default none.
+    #[serde(default)]
+    pub waivers: Vec<Waiver>,
     /// The server's own `config.toml`; its types and defaults come from the server crate.
     #[serde(default)]
     pub config: app::Config,
+}
+
+/// A namespace ResourceQuota. Every field is optional; only the given ones are limited.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResourceQuota {
+    /// Sum of CPU requests of all pods.
+    pub requests_cpu: Option<Cpu>,
+    /// Sum of memory requests of all pods.
+    pub requests_memory: Option<Bytes>,
+    /// Sum of CPU limits of all pods.
+    pub limits_cpu: Option<Cpu>,
+    /// Sum of memory limits of all pods.
+    pub limits_memory: Option<Bytes>,
+    /// Number of PersistentVolumeClaims.
+    pub persistent_volume_claims: Option<u32>,
+}
+
+/// A Secret the pods read, created outside the generator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// Name of the Secret in the environment's namespace. Required.
+    pub name: DnsSubdomain,
+    /// Environment variables filled from keys of the Secret: variable name to key.
+    /// Default none.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<EnvVarName, SecretKey>,
+    /// Directory where the Secret's keys appear as files (read-only). Absent: not mounted.
+    #[serde(default)]
+    pub mount_path: Option<String>,
+}
+
+/// Objects a pod may reference that the environment does not emit.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct External {
+    /// ConfigMaps created elsewhere.
+    pub config_maps: Vec<DnsSubdomain>,
+    /// PersistentVolumeClaims created elsewhere.
+    pub persistent_volume_claims: Vec<DnsSubdomain>,
+    /// ServiceAccounts created elsewhere.
+    pub service_accounts: Vec<DnsSubdomain>,
+}
+
+/// An exemption from one cross-object rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// Rule id, e.g. `pod-read-only-root` (see docs/rules.md). Required.
+    pub rule: String,
+    /// Why the rule does not apply here; reviewed like code. Required, not empty.
+    pub reason: String,
 }
 
 fn default_name() -> DnsLabel {

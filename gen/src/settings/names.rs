@@ -22,6 +22,14 @@ pub struct DnsSubdomain(String);
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Host(String);
 
+/// An environment variable name: letters, digits and `_`, not starting with a digit.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EnvVarName(String);
+
+/// A key inside a Secret or ConfigMap: letters, digits, `-`, `_` and `.`, at most 253.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SecretKey(String);
+
 /// An IP block in CIDR notation, e.g. `10.0.0.0/8`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cidr(String);
@@ -148,6 +156,59 @@ impl Cidr {
     }
 }
 
+impl EnvVarName {
+    /// Checks `s` and wraps it.
+    ///
+    /// # Errors
+    /// Why `s` is not a portable environment variable name.
+    pub fn new(s: impl Into<String>) -> Result<EnvVarName, String> {
+        let s = s.into();
+        let ok = !s.is_empty()
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(format!(
+                "`{s}` is not an environment variable name: use letters, digits and `_`, not starting with a digit"
+            ));
+        }
+        Ok(EnvVarName(s))
+    }
+
+    /// The name.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl SecretKey {
+    /// Checks `s` and wraps it.
+    ///
+    /// # Errors
+    /// Why `s` is not a valid key.
+    pub fn new(s: impl Into<String>) -> Result<SecretKey, String> {
+        let s = s.into();
+        let ok = !s.is_empty()
+            && s.len() <= 253
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !ok {
+            return Err(format!(
+                "`{s}` is not a valid Secret key: use letters, digits, `-`, `_` and `.`"
+            ));
+        }
+        Ok(SecretKey(s))
+    }
+
+    /// The key.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 macro_rules! string_newtype {
     ($ty:ident, $description:literal, $schema:tt) => {
         impl fmt::Display for $ty {
@@ -196,6 +257,16 @@ string_newtype!(
     Host,
     "A DNS name for an Ingress rule, optionally a wildcard (`*.example.com`).",
     { "type": "string", "maxLength": 253, "pattern": "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" }
+);
+string_newtype!(
+    EnvVarName,
+    "An environment variable name: letters, digits and `_`, not starting with a digit.",
+    { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }
+);
+string_newtype!(
+    SecretKey,
+    "A key of a Secret: letters, digits, `-`, `_` and `.`.",
+    { "type": "string", "maxLength": 253, "pattern": "^[-._a-zA-Z0-9]+$" }
 );
 string_newtype!(
     Cidr,

@@ -1,0 +1,270 @@
+//! Replica counts: autoscalers, disruption budgets, shared volumes and quotas agree.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::super::index::{
+    access_modes, all_containers, display, pod_spec, quantity_value, selector_is_empty,
+};
+use super::{Findings, Index};
+
+pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
+    autoscalers(index, f);
+    budgets(index, f);
+    shared_claims(index, f);
+    quotas(index, f);
+}
+
+fn autoscalers(index: &Index<'_>, f: &mut Findings<'_>) {
+    for h in index.autoscalers() {
+        let who = display("HorizontalPodAutoscaler", h.metadata.name.as_ref());
+        let Some(spec) = &h.spec else { continue };
+        let min = spec.min_replicas.unwrap_or(1);
+        if min < 1 || min > spec.max_replicas {
+            f.add(
+                "hpa-min-within-max",
+                who.clone(),
+                "spec.minReplicas",
+                format!("is {min} with maxReplicas {}", spec.max_replicas),
+            );
+        }
+        let target = &spec.scale_target_ref;
+        let Some(d) = index.deployments().find(|d| {
+            target.kind == "Deployment" && d.metadata.name.as_deref() == Some(target.name.as_str())
+        }) else {
+            f.add(
+                "hpa-target-exists",
+                who,
+                "spec.scaleTargetRef",
+                format!("{} `{}` is not emitted", target.kind, target.name),
+            );
+            continue;
+        };
+        if let Some(r) = d.spec.as_ref().and_then(|s| s.replicas) {
+            f.add(
+                "hpa-owns-replicas",
+                display("Deployment", d.metadata.name.as_ref()),
+                "spec.replicas",
+                format!("is {r} but {who} owns the count; remove it"),
+            );
+        }
+        for (i, m) in spec.metrics.iter().flatten().enumerate() {
+            let Some(res) = &m.resource else { continue };
+            for c in all_containers(d) {
+                let has = c
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.requests.as_ref())
+                    .is_some_and(|r| r.contains_key(&res.name));
+                if !has {
+                    f.add(
+                        "hpa-metrics-have-requests",
+                        who.clone(),
+                        format!("spec.metrics[{i}].resource.name"),
+                        format!(
+                            "scales on {} but container `{}` requests none",
+                            res.name, c.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Pods a budget leaves evictable when `pods` are running.
+fn evictable(spec: &k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec, pods: i32) -> i32 {
+    let resolve = |v: &IntOrString| match v {
+        IntOrString::Int(n) => *n,
+        IntOrString::String(p) => {
+            let pct: i32 = p.trim_end_matches('%').parse().unwrap_or(0);
+            // Kubernetes rounds percentages up.
+            (pct * pods + 99) / 100
+        }
+    };
+    match (&spec.max_unavailable, &spec.min_available) {
+        (Some(max), _) => resolve(max).min(pods),
+        (None, Some(min)) => (pods - resolve(min)).max(0),
+        (None, None) => 0,
+    }
+}
+
+fn budgets(index: &Index<'_>, f: &mut Findings<'_>) {
+    for b in index.budgets() {
+        let who = display("PodDisruptionBudget", b.metadata.name.as_ref());
+        let Some(spec) = &b.spec else { continue };
+        let selector = spec.selector.clone().unwrap_or_default();
+        let selected: Vec<&Deployment> = if selector_is_empty(&selector) {
+            Vec::new()
+        } else {
+            index.deployments_selected_by(&selector).collect()
+        };
+        if selected.is_empty() {
+            f.add(
+                "pdb-selects-pods",
+                who,
+                "spec.selector",
+                "selects no Deployment's pods",
+            );
+            continue;
+        }
+        let min_pods: i32 = selected.iter().map(|d| index.replica_range(d).0).sum();
+        if evictable(spec, min_pods) < 1 {
+            let field = if spec.max_unavailable.is_some() {
+                "spec.maxUnavailable"
+            } else {
+                "spec.minAvailable"
+            };
+            f.add(
+                "pdb-permits-disruption",
+                who,
+                field,
+                format!("leaves no pod evictable at the minimum of {min_pods} replica(s); node drains would hang"),
+            );
+        }
+    }
+}
+
+fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
+    for d in index.deployments() {
+        let (_, max) = index.replica_range(d);
+        if max < 2 {
+            continue;
+        }
+        let Some(pod) = pod_spec(d) else { continue };
+        for v in pod.volumes.iter().flatten() {
+            let Some(pvc) = &v.persistent_volume_claim else {
+                continue;
+            };
+            let Some(claim) = index
+                .claims()
+                .find(|c| c.metadata.name.as_deref() == Some(pvc.claim_name.as_str()))
+            else {
+                continue;
+            };
+            let modes = access_modes(claim);
+            let single_node = modes
+                .iter()
+                .all(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod");
+            let writes = pvc.read_only != Some(true)
+                && all_containers(d)
+                    .flat_map(|c| c.volume_mounts.iter().flatten())
+                    .any(|m| m.name == v.name && m.read_only != Some(true));
+            if single_node && writes {
+                f.add(
+                    "rwo-claim-single-writer",
+                    display("Deployment", d.metadata.name.as_ref()),
+                    format!("spec.template.spec.volumes[{}]", v.name),
+                    format!(
+                        "mounts {modes:?} claim `{}` read-write but can run {max} replicas",
+                        pvc.claim_name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Per-pod totals of requests and limits, keyed like quota entries (`requests.cpu`, ...).
+fn per_pod(d: &Deployment) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for c in all_containers(d) {
+        let Some(r) = &c.resources else { continue };
+        for (kind, map) in [("requests", &r.requests), ("limits", &r.limits)] {
+            for (res, q) in map.iter().flatten() {
+                *out.entry(format!("{kind}.{res}")).or_insert(0.0) +=
+                    quantity_value(&q.0).unwrap_or(0.0);
+            }
+        }
+    }
+    out
+}
+
+fn surge(d: &Deployment, replicas: i32) -> i32 {
+    let rolling = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.strategy.as_ref())
+        .and_then(|s| s.rolling_update.as_ref());
+    match rolling.and_then(|r| r.max_surge.as_ref()) {
+        Some(IntOrString::Int(n)) => *n,
+        Some(IntOrString::String(p)) => {
+            (p.trim_end_matches('%').parse::<i32>().unwrap_or(25) * replicas + 99) / 100
+        }
+        None => (25 * replicas + 99) / 100,
+    }
+}
+
+fn quotas(index: &Index<'_>, f: &mut Findings<'_>) {
+    for q in index.quotas() {
+        let who = display("ResourceQuota", q.metadata.name.as_ref());
+        let hard = q
+            .spec
+            .as_ref()
+            .and_then(|s| s.hard.clone())
+            .unwrap_or_default();
+        let mut at_min: BTreeMap<String, f64> = BTreeMap::new();
+        let mut at_rollout: BTreeMap<String, f64> = BTreeMap::new();
+        for d in index.deployments() {
+            let (min, _) = index.replica_range(d);
+            for (k, v) in per_pod(d) {
+                *at_min.entry(k.clone()).or_insert(0.0) += v * f64::from(min);
+                *at_rollout.entry(k).or_insert(0.0) += v * f64::from(min + surge(d, min));
+            }
+        }
+        at_min.insert(
+            "persistentvolumeclaims".into(),
+            index.claims().count() as f64,
+        );
+        at_rollout.insert(
+            "persistentvolumeclaims".into(),
+            index.claims().count() as f64,
+        );
+        for (key, limit) in &hard {
+            let Some(limit_value) = quantity_value(&limit.0) else {
+                continue;
+            };
+            let lookup = match key.as_str() {
+                "cpu" => "requests.cpu",
+                "memory" => "requests.memory",
+                k => k,
+            };
+            let needed = at_min.get(lookup).copied().unwrap_or(0.0);
+            if needed > limit_value * (1.0 + 1e-9) {
+                f.add(
+                    "quota-admits-minimum",
+                    who.clone(),
+                    format!("spec.hard.{key}"),
+                    format!(
+                        "is {} but the workloads need {} at their minimum replicas",
+                        limit.0,
+                        human(lookup, needed)
+                    ),
+                );
+            } else if at_rollout.get(lookup).copied().unwrap_or(0.0) > limit_value * (1.0 + 1e-9) {
+                f.add(
+                    "quota-admits-rollout",
+                    who.clone(),
+                    format!("spec.hard.{key}"),
+                    format!(
+                        "is {} but a rolling update needs {}",
+                        limit.0,
+                        human(lookup, at_rollout[lookup])
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn human(key: &str, value: f64) -> String {
+    if key.ends_with("memory") {
+        format!("{:.0}Mi", value / 1_048_576.0)
+    } else if key.ends_with("cpu") {
+        format!("{:.0}m", value * 1000.0)
+    } else {
+        format!("{value:.0}")
+    }
+}
