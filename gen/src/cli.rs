@@ -51,6 +51,7 @@ Examples:
   gen list                     list the environments
   gen write                    regenerate out/, environments/schema.json and README.md
   gen write --check            fail if anything under out/ is stale
+  gen diff prod                what a fresh render changes in out/prod.yaml (exit 1 if anything)
   kubectl apply -f out/        apply every environment (each has its own namespace)";
 
 /// Subcommands.
@@ -60,6 +61,17 @@ pub enum Command {
     List,
     /// Print the JSON schema of environment files (draft-07).
     Schema,
+    /// Show what a fresh render changes compared with out/<ENV>.yaml, as a unified diff.
+    ///
+    /// Exits 0 when they are equal and 1 when they differ, for CI and reviews.
+    Diff {
+        /// Environment name (or path to an environment file).
+        #[arg(value_name = "ENV")]
+        env: String,
+        /// Folder holding the committed output.
+        #[arg(long, value_name = "DIR", default_value = "out")]
+        out: PathBuf,
+    },
     /// Regenerate everything: out/<env>.yaml, out/kustomize/<env>/, the schema and the settings reference.
     ///
     /// Every environment is rendered in memory first; if any fails, nothing is written.
@@ -90,6 +102,12 @@ pub enum Error {
     /// Writing to stdout failed.
     #[error("cannot write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
+    /// `diff` found differences.
+    #[error("out/{env}.yaml differs from a fresh render; run `make out` to update it")]
+    Differs {
+        /// Environment name.
+        env: String,
+    },
     /// `write --check` found stale files.
     #[error(
         "{count} generated file(s) are stale; run `make out` (or `cargo run -p gen -- write`) and commit the result"
@@ -133,6 +151,26 @@ fn run(cli: Cli) -> Result<(), Error> {
                 .collect::<String>(),
         ),
         Some(Command::Schema) => print(&schema::environment_schema()),
+        Some(Command::Diff { env: arg, out }) => {
+            let (source, env) = catalog.load(&arg)?;
+            let checked = render::build(&env, &source.name)?;
+            report_lint(&source.name, &checked.lint);
+            let fresh = render::stream(&source.name, &checked.objects)?;
+            let committed_path = out.join(format!("{}.yaml", source.name));
+            let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+            let diff = crate::diff::unified(
+                &committed,
+                &fresh,
+                &committed_path.display().to_string(),
+                &format!("gen {}", source.name),
+            );
+            if diff.is_empty() {
+                eprintln!("{} is up to date", committed_path.display());
+                return Ok(());
+            }
+            print(&diff)?;
+            Err(Error::Differs { env: source.name })
+        }
         Some(Command::Write { out, check }) => {
             let files = output::generate(&catalog, &out)?;
             for (env_name, lint) in &files.lint {

@@ -203,3 +203,28 @@ fn a_closed_stdout_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn diff_shows_what_a_fresh_render_changes_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir(&envs).unwrap();
+    std::fs::write(envs.join("one.yaml"), "namespace: one\nreplicas: 2\n").unwrap();
+    ok(dir.path(), &["write"]);
+    let same = gen_in(dir.path(), &["diff", "one"]);
+    assert!(
+        same.status.success() && same.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+
+    std::fs::write(envs.join("one.yaml"), "namespace: one\nreplicas: 3\n").unwrap();
+    let changed = gen_in(dir.path(), &["diff", "one"]);
+    assert_eq!(changed.status.code(), Some(1));
+    let diff = String::from_utf8(changed.stdout).unwrap();
+    assert!(
+        diff.starts_with("--- out/one.yaml\n+++ gen one\n@@ "),
+        "{diff}"
+    );
+    assert!(diff.contains("-  replicas: 2\n+  replicas: 3\n"), "{diff}");
+}

@@ -7,6 +7,7 @@ pub mod disruption_budget;
 pub mod ingress;
 pub mod namespace;
 pub mod network_policy;
+pub mod parse;
 pub mod resource_quota;
 pub mod service;
 pub mod service_account;

