@@ -14,6 +14,7 @@ pub mod reference;
 pub mod render;
 pub mod schema;
 pub mod settings;
+pub mod validate;
 pub mod workload;
 
 pub use catalog::Catalog;
