@@ -174,4 +174,9 @@ fn a_version_the_tool_does_not_know_is_a_clear_error() {
             .contains("does not support Kubernetes 1.99.0"),
         "{err}"
     );
+    let err = validate(&yaml, "1.20", &config()).unwrap_err();
+    assert!(
+        matches!(err, ValidateError::UnsupportedVersion { .. }),
+        "{err:?}"
+    );
 }

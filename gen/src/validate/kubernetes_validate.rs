@@ -11,7 +11,11 @@
 //! WARN FILE Couldn't find schema for kind Foo with api version example.com/v1 for kubernetes version 1.33
 //! ERROR FILE could not be validated: 'apiVersion'
 //! FATAL kubernetes-validate 1.37.0 does not support kubernetes version 1.99.0
+//! ERROR FILE could not be validated: list index out of range
 //! ```
+//!
+//! The last one is what a version older than its oldest schemas (1.25) gives, once per
+//! resource; like `FATAL`, it becomes [`ValidateError::UnsupportedVersion`].
 //!
 //! Kinds are lower-cased, namespaces and apiVersions never printed, and only the first
 //! schema violation of a resource is reported (jsonschema's `validate` raises one). The
@@ -155,6 +159,15 @@ fn parse_line(
 ) -> Result<Option<ResourceResult>, Unreadable> {
     if line.starts_with("FATAL ") && line.contains("does not support kubernetes version") {
         return Err(Unreadable::UnsupportedVersion(line.to_owned()));
+    }
+    // A version older than its oldest schemas fails every resource with this IndexError
+    // (it picks the newest schema version not newer than the one asked for, of none).
+    if line.starts_with("ERROR ")
+        && line.ends_with("could not be validated: list index out of range")
+    {
+        return Err(Unreadable::UnsupportedVersion(format!(
+            "{line} (it has no schemas for a version this old)"
+        )));
     }
     let Some((level, rest)) = line.split_once(' ') else {
         return Ok(None);
@@ -458,6 +471,18 @@ spec:
         assert_eq!(
             parse(out, FILE, false),
             Err(Unreadable::UnsupportedVersion(out.trim_end().to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_version_older_than_every_schema_is_unsupported_too() {
+        let out = format!("ERROR {FILE} could not be validated: list index out of range\n");
+        let Err(Unreadable::UnsupportedVersion(message)) = parse(&out, FILE, false) else {
+            panic!("expected UnsupportedVersion");
+        };
+        assert!(
+            message.contains("no schemas for a version this old"),
+            "{message}"
         );
     }
 
