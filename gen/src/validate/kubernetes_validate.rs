@@ -193,10 +193,15 @@ fn parse_line(
                 let detail = detail.split_once(": ").map_or("", |(_, d)| d);
                 let (path, message) = detail.split_once(": ").unwrap_or(("", detail));
                 let mut r = unidentified(kind, name, Status::Invalid);
-                r.errors.push(FieldError {
-                    path: path.to_owned(),
-                    message: message.to_owned(),
-                });
+                if message.is_empty() {
+                    // Not the usual shape: keep the tool's words rather than lose them.
+                    r.message = Some(body.to_owned());
+                } else {
+                    r.errors.push(FieldError {
+                        path: path.to_owned(),
+                        message: message.to_owned(),
+                    });
+                }
                 Some(r)
             } else {
                 after("could not be validated: ").map(|reason| {
@@ -471,6 +476,20 @@ spec:
         assert_eq!(
             parse(out, FILE, false),
             Err(Unreadable::UnsupportedVersion(out.trim_end().to_owned()))
+        );
+    }
+
+    #[test]
+    fn an_odd_invalid_line_keeps_its_text() {
+        let out = format!(
+            "ERROR {FILE} did not validate for resource configmap/a against version 1.33\n"
+        );
+        let results = parse(&out, FILE, false).unwrap();
+        assert_eq!(results[0].status, Status::Invalid);
+        assert!(results[0].errors.is_empty());
+        assert_eq!(
+            results[0].message.as_deref(),
+            Some("configmap/a against version 1.33")
         );
     }
 
