@@ -3,7 +3,8 @@
 //!
 //! `environments/<name>.yaml` is read into a typed [`settings::Environment`] (unknown keys
 //! are errors), combined with the server's own contract into a [`workload::Plan`], built
-//! into typed k8s-openapi [`objects`] and [`render`]ed in a fixed order.
+//! into typed k8s-openapi [`objects`] and [`render`]ed in a fixed order. [`validate`] checks
+//! a rendered stream against the Kubernetes schemas with a real validator.
 
 pub mod catalog;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod reference;
 pub mod render;
 pub mod schema;
 pub mod settings;
+pub mod validate;
 pub mod workload;
 
 pub use catalog::Catalog;
