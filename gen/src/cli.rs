@@ -51,6 +51,7 @@ Examples:
   gen list                     list the environments
   gen write                    regenerate out/, environments/schema.json and README.md
   gen write --check            fail if anything under out/ is stale
+  gen check                    settings, rules and strict schemas (1.33, 1.37) for every environment
   gen diff prod                what a fresh render changes in out/prod.yaml (exit 1 if anything)
   kubectl apply -f out/        apply every environment (each has its own namespace)";
 
@@ -61,7 +62,12 @@ pub enum Command {
     List,
     /// Print the JSON schema of environment files (draft-07).
     Schema,
-    /// Show what a fresh render changes compared with out/<ENV>.yaml, as a unified diff.
+    /// Run every check on fresh renders: settings, cross-object rules, and strict schema
+    /// validation for each Kubernetes version, through kubeconform or kubernetes-validate.
+    ///
+    /// Checks every environment unless some are named. Exits 1 if any check fails.
+    Check(CheckArgs),
+    /// Show what a fresh render changes compared with `out/<ENV>.yaml`, as a unified diff.
     ///
     /// Exits 0 when they are equal and 1 when they differ, for CI and reviews.
     Diff {
@@ -72,7 +78,7 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "out")]
         out: PathBuf,
     },
-    /// Regenerate everything: out/<env>.yaml, out/kustomize/<env>/, the schema and the settings reference.
+    /// Regenerate everything: `out/<env>.yaml`, `out/kustomize/<env>/`, the schema and the settings reference.
     ///
     /// Every environment is rendered in memory first; if any fails, nothing is written.
     /// Each file is then replaced atomically, and generated files that no environment
@@ -85,6 +91,60 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+/// Options of `gen check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Environments to check (names or paths); all of them when none are given.
+    #[arg(value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// Kubernetes versions to validate against (repeatable).
+    #[arg(long = "kubernetes-version", value_name = "VERSION", default_values = ["1.33.0", "1.37.0"])]
+    pub versions: Vec<String>,
+    /// Which schema validator to run: kubeconform if installed, else kubernetes-validate.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub validator: ValidatorChoice,
+    /// kubeconform binary.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "KUBECONFORM",
+        default_value = "kubeconform"
+    )]
+    pub kubeconform: PathBuf,
+    /// kubeconform schema location (repeatable): a URL template or an offline folder template.
+    #[arg(
+        long = "schema-location",
+        value_name = "LOCATION",
+        env = "KUBECONFORM_SCHEMA_LOCATION",
+        value_delimiter = ','
+    )]
+    pub schema_locations: Vec<String>,
+    /// kubernetes-validate binary.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "KUBERNETES_VALIDATE",
+        default_value = "kubernetes-validate"
+    )]
+    pub kubernetes_validate: PathBuf,
+    /// Check this YAML stream (e.g. `kubectl kustomize` output) instead of a fresh render,
+    /// against the declarations (namespace, secrets, external objects, waivers) of the one
+    /// environment named.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+/// Schema validator selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidatorChoice {
+    /// kubeconform when found, else kubernetes-validate.
+    Auto,
+    /// kubeconform only.
+    Kubeconform,
+    /// kubernetes-validate only.
+    KubernetesValidate,
 }
 
 /// Everything that can stop a command.
@@ -102,6 +162,31 @@ pub enum Error {
     /// Writing to stdout failed.
     #[error("cannot write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
+    /// `check` found problems.
+    #[error("{failed} of {total} environment check(s) failed")]
+    CheckFailed {
+        /// Environments with problems.
+        failed: usize,
+        /// Environments checked.
+        total: usize,
+    },
+    /// `check --manifest` needs exactly one environment.
+    #[error(
+        "--manifest checks one file against one environment's declarations: name exactly one environment"
+    )]
+    ManifestNeedsOneEnv,
+    /// The manifest given to `check --manifest` could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadManifest {
+        /// File.
+        path: PathBuf,
+        /// I/O failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Schema validation could not run.
+    #[error(transparent)]
+    Validate(#[from] crate::validate::ValidateError),
     /// `diff` found differences.
     #[error("out/{env}.yaml differs from a fresh render; run `make out` to update it")]
     Differs {
@@ -151,6 +236,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 .collect::<String>(),
         ),
         Some(Command::Schema) => print(&schema::environment_schema()),
+        Some(Command::Check(args)) => crate::check::run(&catalog, &args),
         Some(Command::Diff { env: arg, out }) => {
             let (source, env) = catalog.load(&arg)?;
             let checked = render::build(&env, &source.name)?;
@@ -208,7 +294,7 @@ fn run(cli: Cli) -> Result<(), Error> {
 }
 
 /// Warnings and waived findings go to stderr; stdout stays pure YAML.
-fn report_lint(env_name: &str, lint: &crate::lint::Outcome) {
+pub(crate) fn report_lint(env_name: &str, lint: &crate::lint::Outcome) {
     for w in &lint.warnings {
         eprintln!("{env_name}: {w}");
     }

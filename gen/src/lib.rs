@@ -7,6 +7,7 @@
 //! a rendered stream against the Kubernetes schemas with a real validator.
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod diff;
 pub mod embed;

@@ -113,7 +113,7 @@ pub fn stream(env_name: &str, objects: &[Object]) -> Result<String, RenderError>
 /// Loads nothing: renders an already-checked environment to its YAML stream.
 ///
 /// # Errors
-/// As [`objects`] and [`stream`].
+/// As [`build`] and [`stream`].
 pub fn render(env: &Environment, env_name: &str) -> Result<String, RenderError> {
     stream(env_name, &objects(env, env_name)?)
 }

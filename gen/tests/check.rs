@@ -1,0 +1,127 @@
+//! `gen check` end to end with the real kubernetes-validate (`make tools` installs it into
+//! `.venv`; `KUBERNETES_VALIDATE` overrides the path).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn kubernetes_validate() -> PathBuf {
+    let path = std::env::var_os("KUBERNETES_VALIDATE").map_or_else(
+        || root().join(".venv/bin/kubernetes-validate"),
+        PathBuf::from,
+    );
+    assert!(
+        Command::new(&path).arg("--version").output().is_ok(),
+        "kubernetes-validate not found at {}: run `make tools` or `pip install kubernetes-validate` and set KUBERNETES_VALIDATE",
+        path.display()
+    );
+    path
+}
+
+fn check(args: &[&str]) -> (Output, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gen"))
+        .arg("check")
+        .args(args)
+        .current_dir(root())
+        .env("KUBERNETES_VALIDATE", kubernetes_validate())
+        .env("KUBECONFORM", "/nonexistent/kubeconform")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
+#[test]
+fn every_environment_passes_every_check_for_both_versions() {
+    let (out, text) = check(&[]);
+    assert!(out.status.success(), "{text}");
+    for env in ["dev", "staging", "prod"] {
+        assert!(text.contains(&format!("{env}: rules: ok")), "{text}");
+        for v in ["1.33.0", "1.37.0"] {
+            assert!(
+                text.contains(&format!(
+                    "by kubernetes-validate against Kubernetes {v} (strict)"
+                )),
+                "{text}"
+            );
+        }
+    }
+    assert!(text.contains("all 3 environment(s) passed"), "{text}");
+}
+
+#[test]
+fn a_manifest_with_an_unknown_field_fails_with_kind_name_path_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = std::fs::read_to_string(root().join("out/prod.yaml"))
+        .unwrap()
+        .replacen(
+            "      maxUnavailable: 0\n",
+            "      maxUnavailable: 0\n      maxSurpise: 1\n",
+            1,
+        );
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, bad).unwrap();
+    let (out, text) = check(&[
+        "prod",
+        "--manifest",
+        file.to_str().unwrap(),
+        "--kubernetes-version",
+        "1.33",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Deployment akidb-embed: spec.strategy.rollingUpdate:"),
+        "{text}"
+    );
+    assert!(text.contains("maxSurpise"), "{text}");
+}
+
+#[test]
+fn a_manifest_that_breaks_a_rule_fails_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = std::fs::read_to_string(root().join("out/prod.yaml"))
+        .unwrap()
+        .replace("targetPort: http", "targetPort: web");
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(&file, broken).unwrap();
+    let (out, text) = check(&["prod", "--manifest", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("prod: rules: FAILED"), "{text}");
+    assert!(
+        text.contains(
+            "error[service-target-port-exists]: Service/akidb-embed spec.ports[0].targetPort"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_validators_are_a_clear_error_with_install_hints() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gen"))
+        .args([
+            "check",
+            "dev",
+            "--kubeconform",
+            "/nonexistent/kubeconform",
+            "--kubernetes-validate",
+            "/nonexistent/kv",
+        ])
+        .current_dir(root())
+        .env_remove("KUBECONFORM")
+        .env_remove("KUBERNETES_VALIDATE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("kubeconform") && err.contains("pip install kubernetes-validate"),
+        "{err}"
+    );
+}
