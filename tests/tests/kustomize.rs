@@ -11,18 +11,9 @@ use std::process::Command;
 use akidb_gen::lint::{self, Context, Severity};
 use akidb_gen::objects::Object;
 use akidb_gen::objects::parse::parse_stream;
+use akidb_gen::validate;
 use akidb_gen::{Catalog, render};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn kubectl() -> PathBuf {
-    std::env::var_os("KUBECTL").map_or_else(|| root().join(".tools/kubectl"), PathBuf::from)
-}
+use e2e::{kubectl, root, validator};
 
 /// `to` relative to `from` (both absolute): kustomize refuses absolute resource paths.
 fn relative(from: &Path, to: &Path) -> PathBuf {
@@ -59,20 +50,6 @@ patches:
 "#,
         relative(dir, base).display()
     )
-}
-
-fn validate(file: &Path, version: &str) -> std::process::Output {
-    let bin =
-        std::env::var("KUBERNETES_VALIDATE").unwrap_or_else(|_| "kubernetes-validate".to_owned());
-    Command::new(&bin)
-        .args(["--kubernetes-version", version, "--strict", "--quiet"])
-        .arg(file)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run `{bin}` ({e}): run `make tools` or `pip install kubernetes-validate`"
-            )
-        })
 }
 
 #[test]
@@ -154,15 +131,13 @@ fn an_overlay_over_each_base_builds_validates_and_passes_the_rules() {
             "{name}: the immutable selector changed"
         );
 
-        let file = overlay_dir.join("built.yaml");
-        std::fs::write(&file, &built).unwrap();
         for version in ["1.33.0", "1.37.0"] {
-            let v = validate(&file, version);
+            let report = validate::validate(&built, version, &validator()).unwrap_or_else(|e| {
+                panic!("{e}\n(run `make tools` or `pip install kubernetes-validate`)")
+            });
             assert!(
-                v.status.success(),
-                "{name}: overlay output fails Kubernetes {version} strict validation:\n{}{}",
-                String::from_utf8_lossy(&v.stdout),
-                String::from_utf8_lossy(&v.stderr)
+                report.is_ok(),
+                "{name}: overlay output fails Kubernetes {version} strict validation:\n{report}"
             );
         }
 

@@ -2,19 +2,16 @@
 //! server (config file, command, ports, probe paths, threads) is checked against the
 //! server crate's own contract, for every environment.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use akidb_gen::objects::Object;
 use akidb_gen::objects::deployment::CONFIG_CHECKSUM_ANNOTATION;
 use akidb_gen::{Catalog, Environment, render};
 use app::{Config, container, env_vars, routes};
+use e2e::root;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn environments() -> Vec<(String, Environment, Vec<Object>)> {
     let catalog = Catalog::new(root().join("environments"));
