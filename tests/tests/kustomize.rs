@@ -8,7 +8,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use akidb_gen::lint::{self, Context, Severity};
+use akidb_gen::lint::{self, Context, Index, Severity};
 use akidb_gen::objects::Object;
 use akidb_gen::objects::parse::parse_stream;
 use akidb_gen::validate;
@@ -83,15 +83,11 @@ fn an_overlay_over_each_base_builds_validates_and_passes_the_rules() {
             "{name}: the overlay lost or added objects"
         );
         let deployment = |objs: &[Object]| {
-            objs.iter()
-                .find_map(|o| {
-                    if let Object::Deployment(d) = o {
-                        Some(d.clone())
-                    } else {
-                        None
-                    }
-                })
-                .unwrap()
+            Index::new(objs)
+                .deployments()
+                .next()
+                .cloned()
+                .expect("a Deployment")
         };
         let (before, after) = (deployment(&base_objects), deployment(&objects));
         let container = &after

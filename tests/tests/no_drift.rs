@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use akidb_gen::lint::Index;
 use akidb_gen::objects::Object;
 use akidb_gen::objects::deployment::CONFIG_CHECKSUM_ANNOTATION;
 use akidb_gen::{Catalog, Environment, render};
@@ -31,28 +32,16 @@ fn environments() -> Vec<(String, Environment, Vec<Object>)> {
 }
 
 fn deployment(objects: &[Object]) -> &Deployment {
-    objects
-        .iter()
-        .find_map(|o| {
-            if let Object::Deployment(d) = o {
-                Some(d)
-            } else {
-                None
-            }
-        })
+    Index::new(objects)
+        .deployments()
+        .next()
         .expect("a Deployment")
 }
 
 fn config_map(objects: &[Object]) -> &ConfigMap {
-    objects
-        .iter()
-        .find_map(|o| {
-            if let Object::ConfigMap(c) = o {
-                Some(c)
-            } else {
-                None
-            }
-        })
+    Index::new(objects)
+        .config_maps()
+        .next()
         .expect("a ConfigMap")
 }
 
