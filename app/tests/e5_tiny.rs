@@ -1,0 +1,231 @@
+//! The e5-small-v2 path (12 layers, 512 tokens, `query: ` / `passage: ` prefixes) on a
+//! tiny random BERT that the test writes itself: no e5 weights exist here.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use common::{Builder, max_abs_diff};
+use serde_json::json;
+
+const HIDDEN: usize = 32;
+const LAYERS: usize = 12;
+const INTERMEDIATE: usize = 64;
+const POSITIONS: usize = 512;
+
+fn vocab() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ":", "query", "passage",
+    ]
+    .map(String::from)
+    .to_vec();
+    for c in 'a'..='z' {
+        v.push(c.to_string());
+        v.push(format!("##{c}"));
+    }
+    v
+}
+
+fn tokenizer_json(vocab: &[String]) -> serde_json::Value {
+    let ids: serde_json::Map<String, serde_json::Value> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), json!(i)))
+        .collect();
+    let added: Vec<serde_json::Value> = vocab[..5]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({"id": i, "content": t, "single_word": false, "lstrip": false,
+                   "rstrip": false, "normalized": false, "special": true})
+        })
+        .collect();
+    json!({
+        "version": "1.0",
+        // Like all-MiniLM-L6-v2's, a tokenizer.json that truncates and pads at 128:
+        // the server must override both.
+        "truncation": {"direction": "Right", "max_length": 128, "strategy": "LongestFirst", "stride": 0},
+        "padding": {"strategy": {"Fixed": 128}, "direction": "Right", "pad_to_multiple_of": null,
+                    "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"},
+        "added_tokens": added,
+        "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
+                       "strip_accents": null, "lowercase": true},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": ids}
+    })
+}
+
+/// Writes a random 12-layer BERT in the Hugging Face layout under `<root>/e5-small-v2/`.
+fn write_tiny_e5(root: &Path) {
+    let dir = root.join("e5-small-v2");
+    std::fs::create_dir_all(&dir).unwrap();
+    let vocab = vocab();
+    let config = json!({
+        "architectures": ["BertModel"], "model_type": "bert",
+        "vocab_size": vocab.len(), "hidden_size": HIDDEN, "num_hidden_layers": LAYERS,
+        "num_attention_heads": 4, "intermediate_size": INTERMEDIATE, "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": POSITIONS, "type_vocab_size": 2,
+        "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
+        "position_embedding_type": "absolute"
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    std::fs::write(
+        dir.join("tokenizer.json"),
+        tokenizer_json(&vocab).to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("vocab.txt"), vocab.join("\n")).unwrap();
+
+    let dev = Device::Cpu;
+    let rand = |shape: &[usize]| Tensor::randn(0f32, 0.5, shape, &dev).unwrap();
+    let ones = |n: usize| Tensor::ones(n, DType::F32, &dev).unwrap();
+    let zeros = |n: usize| Tensor::zeros(n, DType::F32, &dev).unwrap();
+    let mut t: HashMap<String, Tensor> = HashMap::new();
+    t.insert(
+        "embeddings.word_embeddings.weight".into(),
+        rand(&[vocab.len(), HIDDEN]),
+    );
+    t.insert(
+        "embeddings.position_embeddings.weight".into(),
+        rand(&[POSITIONS, HIDDEN]),
+    );
+    t.insert(
+        "embeddings.token_type_embeddings.weight".into(),
+        rand(&[2, HIDDEN]),
+    );
+    t.insert("embeddings.LayerNorm.weight".into(), ones(HIDDEN));
+    t.insert("embeddings.LayerNorm.bias".into(), zeros(HIDDEN));
+    for l in 0..LAYERS {
+        let p = format!("encoder.layer.{l}");
+        for m in [
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+        ] {
+            t.insert(format!("{p}.{m}.weight"), rand(&[HIDDEN, HIDDEN]));
+            t.insert(format!("{p}.{m}.bias"), rand(&[HIDDEN]));
+        }
+        t.insert(
+            format!("{p}.intermediate.dense.weight"),
+            rand(&[INTERMEDIATE, HIDDEN]),
+        );
+        t.insert(
+            format!("{p}.intermediate.dense.bias"),
+            rand(&[INTERMEDIATE]),
+        );
+        t.insert(
+            format!("{p}.output.dense.weight"),
+            rand(&[HIDDEN, INTERMEDIATE]),
+        );
+        t.insert(format!("{p}.output.dense.bias"), rand(&[HIDDEN]));
+        for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            t.insert(format!("{p}.{ln}.weight"), ones(HIDDEN));
+            t.insert(format!("{p}.{ln}.bias"), zeros(HIDDEN));
+        }
+    }
+    candle_core::safetensors::save(&t, dir.join("model.safetensors")).unwrap();
+}
+
+#[test]
+fn e5_uses_12_layers_512_tokens_and_prefixes_by_input_type() {
+    let models = tempfile::tempdir().unwrap();
+    write_tiny_e5(models.path());
+    let s = Builder::new(models.path())
+        .config("[embedding]\npreload_models = [\"e5-small-v2\"]\n")
+        .start();
+
+    let info = s.get("/info").json();
+    let m = &info["models"][0];
+    assert_eq!(m["id"], "e5-small-v2");
+    assert_eq!(m["layers"], LAYERS);
+    assert_eq!(m["max_tokens"], 512);
+    assert_eq!(m["dimensions"], HIDDEN);
+    assert_eq!(m["prefixes"]["query"], "query: ");
+    assert_eq!(m["prefixes"]["passage"], "passage: ");
+    assert_eq!(info["default_model"], "e5-small-v2");
+
+    // "query: hello" is [CLS] query : h ##e ##l ##l ##o [SEP] = 9 tokens.
+    let embed = |body: serde_json::Value| {
+        let r = s.post_json("/api/v1/embed", &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["model"], "e5-small-v2");
+        assert_eq!(v["dimensions"], HIDDEN);
+        let e: Vec<Vec<f32>> = serde_json::from_value(v["embeddings"].clone()).unwrap();
+        (e, v["usage"]["tokens"].as_u64().unwrap())
+    };
+    let (default, t) = embed(json!({ "texts": ["hello"] }));
+    assert_eq!(t, 9);
+    let (query, _) = embed(json!({ "texts": ["hello"], "input_type": "query" }));
+    let (passage, t) =
+        embed(json!({ "texts": ["hello"], "input_type": "passage", "model": "e5-small-v2" }));
+    assert_eq!(t, 9);
+    assert!(
+        max_abs_diff(&default[0], &query[0]) <= 1e-6,
+        "the default is query"
+    );
+    assert!(
+        max_abs_diff(&query[0], &passage[0]) > 1e-3,
+        "the prefix made no difference"
+    );
+    // The prefix is really "query: ": sending it by hand as a passage-less text gives
+    // [CLS] query : query : hello [SEP], which differs from the prefixed "hello".
+    let (doubled, t) = embed(json!({ "texts": ["query: hello"] }));
+    assert_eq!(t, 11);
+    assert!(max_abs_diff(&doubled[0], &query[0]) > 1e-3);
+
+    // 600 tokens of text: cut at 512 (not the tokenizer.json's 128), or 422 naming 512.
+    let long = "ab ".repeat(300);
+    let (_, t) = embed(json!({ "texts": [long.clone()] }));
+    assert_eq!(t, 512);
+    let (_, t) = embed(json!({ "texts": ["ab ".repeat(200)] }));
+    assert_eq!(t, 2 + 2 + 400, "[CLS] query : + 400 + [SEP]");
+    let msg = s
+        .post_json(
+            "/api/v1/embed",
+            &json!({ "texts": [long], "truncate": false }),
+        )
+        .expect_error(422, "input_too_long");
+    assert!(msg.contains("512") && msg.contains("e5-small-v2"), "{msg}");
+
+    // A model that is not preloaded is not served.
+    s.post_json(
+        "/api/v1/embed",
+        &json!({ "texts": ["a"], "model": "all-MiniLM-L6-v2" }),
+    )
+    .expect_error(404, "model_not_found");
+}
+
+#[test]
+fn two_models_are_served_side_by_side() {
+    let models = tempfile::tempdir().unwrap();
+    write_tiny_e5(models.path());
+    // The real MiniLM beside the tiny e5, by symlink.
+    let minilm = common::require_minilm().join("all-MiniLM-L6-v2");
+    std::os::unix::fs::symlink(
+        minilm.canonicalize().unwrap(),
+        models.path().join("all-MiniLM-L6-v2"),
+    )
+    .unwrap();
+    let s = Builder::new(models.path())
+        .env("AKIDB_PRELOAD_MODELS", "all-MiniLM-L6-v2,e5-small-v2")
+        .start();
+    let r = s.post_json("/api/v1/embed", &json!({ "texts": ["hi"] }));
+    assert_eq!(r.json()["dimensions"], 384, "{}", r.body);
+    let r = s.post_json(
+        "/v1/embeddings",
+        &json!({ "input": "hi", "model": "e5-small-v2" }),
+    );
+    assert_eq!(r.json()["model"], "e5-small-v2", "{}", r.body);
+    assert_eq!(
+        r.json()["data"][0]["embedding"].as_array().unwrap().len(),
+        HIDDEN
+    );
+}
