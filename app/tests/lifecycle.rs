@@ -303,3 +303,68 @@ fn a_port_in_use_is_a_start_up_error() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&port), "{out}");
 }
+
+/// A model folder whose `model.safetensors` is a named pipe: loading blocks until the test
+/// writes the weights into it, so the "still loading" state can be observed.
+fn model_behind_a_fifo() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
+    let real = require_minilm().join("all-MiniLM-L6-v2");
+    let root = tempfile::tempdir().unwrap();
+    let m = root.path().join("all-MiniLM-L6-v2");
+    std::fs::create_dir_all(m.join("1_Pooling")).unwrap();
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+        "1_Pooling/config.json",
+    ] {
+        std::fs::copy(real.join(f), m.join(f)).unwrap();
+    }
+    let fifo = m.join("model.safetensors");
+    let ok = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo failed");
+    let weights = std::fs::read(real.join("model.safetensors")).unwrap();
+    (root, fifo, weights)
+}
+
+#[test]
+fn while_models_load_the_server_is_live_but_not_started_nor_ready() {
+    let (root, fifo, weights) = model_behind_a_fifo();
+    let mut s = Builder::new(root.path()).spawn();
+    let start = Instant::now();
+    while s.try_request("GET", "/health/live", None, &[]).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "never listened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(s.get("/health/live").status, 200);
+    let msg = s.get("/health/ready").expect_error(503, "not_ready");
+    assert!(msg.contains("all-MiniLM-L6-v2"), "{msg}");
+    s.get("/health/startup").expect_error(503, "not_ready");
+    s.post_json("/api/v1/embed", &json!({ "texts": ["too early"] }))
+        .expect_error(503, "not_ready");
+    assert_eq!(s.get("/info").json()["models"][0]["loaded"], false);
+    assert!(s.metrics().contains("akidb_ready 0"));
+
+    std::fs::write(&fifo, &weights).unwrap();
+    s.wait_ready(Duration::from_secs(60));
+    assert_eq!(s.get("/health/startup").status, 200);
+    let (v, _) = s.embed(&json!({ "texts": ["now"] }));
+    assert_eq!(v[0].len(), 384);
+}
+
+#[test]
+fn sigterm_while_loading_exits_0_without_waiting_for_the_model() {
+    let (root, _fifo, _) = model_behind_a_fifo();
+    let mut s = Builder::new(root.path()).spawn();
+    let start = Instant::now();
+    while s.try_request("GET", "/health/live", None, &[]).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "never listened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s.signal("TERM");
+    let status = s.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{}", s.output());
+}

@@ -270,7 +270,8 @@ pub fn load(
         });
     }
     for f in REQUIRED_FILES {
-        if !dir.join(f).is_file() {
+        // exists(), not is_file(): a named pipe or a device is read like a file.
+        if !dir.join(f).exists() {
             return Err(LoadError::Missing {
                 model: id,
                 path: dir.join(f),

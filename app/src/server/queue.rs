@@ -173,7 +173,22 @@ impl Actor {
                 .collect();
             let padded = seqs.iter().map(|s| s.len()).max().unwrap_or(0) * seqs.len();
             let pass = Instant::now();
-            match self.encoder.embed(&seqs) {
+            // A panic inside candle must not kill the compute thread: it becomes a 500 for
+            // the requests of this batch and the thread goes on.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.encoder.embed(&seqs)
+            }))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(ToString::to_string)
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(candle_core::Error::Msg(format!(
+                    "the forward pass panicked: {what}"
+                )))
+            });
+            match outcome {
                 Ok(vectors) => {
                     for (&(j, i), v) in chunk.iter().zip(vectors) {
                         results[j][i] = Some(v);
