@@ -368,3 +368,32 @@ fn sigterm_while_loading_exits_0_without_waiting_for_the_model() {
     let status = s.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "{}", s.output());
 }
+
+#[test]
+fn without_rayon_num_threads_the_cgroup_quota_sets_the_thread_count() {
+    let host = std::thread::available_parallelism().unwrap().get();
+    let quota = std::fs::read_to_string("/sys/fs/cgroup/cpu.max")
+        .ok()
+        .and_then(|t| {
+            let mut p = t.split_whitespace();
+            let (q, period) = (p.next()?, p.next()?);
+            Some(q.parse::<f64>().ok()? / period.parse::<f64>().ok()?)
+        });
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let expected = quota.map_or(host, |q| (q.ceil() as usize).clamp(1, host));
+
+    let mut s = Builder::new(&require_minilm()).without_thread_env().start();
+    let pid = s.pid();
+    assert_eq!(s.get("/info").json()["compute_threads"], expected);
+    let out = s.output();
+    let source = if quota.is_some() {
+        "cgroup cpu quota"
+    } else {
+        "host cores"
+    };
+    assert!(out.contains(source), "log does not say {source:?}:\n{out}");
+    // The re-execution kept the process id: the signal reaches the server.
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(10)).code(), Some(0));
+    assert_eq!(s.pid(), pid);
+}

@@ -82,6 +82,7 @@ pub struct Builder {
     env: Vec<(String, String)>,
     model_dir: PathBuf,
     separate_metrics: bool,
+    thread_env: bool,
 }
 
 impl Builder {
@@ -91,7 +92,14 @@ impl Builder {
             env: Vec::new(),
             model_dir: model_dir.to_owned(),
             separate_metrics: false,
+            thread_env: true,
         }
+    }
+
+    /// Leaves `RAYON_NUM_THREADS` unset, so the server derives it from the cgroup.
+    pub fn without_thread_env(mut self) -> Builder {
+        self.thread_env = false;
+        self
     }
 
     /// Extra TOML appended to the generated `[server]`… sections (use whole sections).
@@ -130,7 +138,6 @@ impl Builder {
             .env("AKIDB_HOST", "127.0.0.1")
             .env("AKIDB_REST_PORT", port.to_string())
             .env("AKIDB_MODEL_DIR", &self.model_dir)
-            .env("RAYON_NUM_THREADS", "2")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
             .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap());
@@ -141,6 +148,9 @@ impl Builder {
                 self.config
             );
             std::fs::write(&config, text).unwrap();
+        }
+        if self.thread_env {
+            cmd.env("RAYON_NUM_THREADS", "2");
         }
         for (k, v) in &self.env {
             cmd.env(k, v);
