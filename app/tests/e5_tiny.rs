@@ -142,7 +142,13 @@ fn e5_uses_12_layers_512_tokens_and_prefixes_by_input_type() {
         .start();
 
     let info = s.get("/info").json();
-    let m = &info["models"][0];
+    let m = info["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "e5-small-v2")
+        .unwrap();
+    assert_eq!(m["loaded"], true);
     assert_eq!(m["id"], "e5-small-v2");
     assert_eq!(m["layers"], LAYERS);
     assert_eq!(m["max_tokens"], 512);
@@ -203,17 +209,22 @@ fn e5_uses_12_layers_512_tokens_and_prefixes_by_input_type() {
     .expect_error(404, "model_not_found");
 }
 
-#[test]
-fn two_models_are_served_side_by_side() {
+/// A model folder with the tiny e5 and (by symlink) the real MiniLM.
+fn both_models() -> tempfile::TempDir {
     let models = tempfile::tempdir().unwrap();
     write_tiny_e5(models.path());
-    // The real MiniLM beside the tiny e5, by symlink.
     let minilm = common::require_minilm().join("all-MiniLM-L6-v2");
     std::os::unix::fs::symlink(
         minilm.canonicalize().unwrap(),
         models.path().join("all-MiniLM-L6-v2"),
     )
     .unwrap();
+    models
+}
+
+#[test]
+fn two_preloaded_models_are_served_side_by_side() {
+    let models = both_models();
     let s = Builder::new(models.path())
         .env("AKIDB_PRELOAD_MODELS", "all-MiniLM-L6-v2,e5-small-v2")
         .start();
@@ -228,4 +239,58 @@ fn two_models_are_served_side_by_side() {
         r.json()["data"][0]["embedding"].as_array().unwrap().len(),
         HIDDEN
     );
+}
+
+#[test]
+fn a_model_not_preloaded_loads_on_demand_up_to_max_models() {
+    let models = both_models();
+    let s = Builder::new(models.path()).start();
+    let loaded = |s: &common::Server| -> Vec<String> {
+        s.get("/info").json()["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["loaded"] == true)
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(loaded(&s), vec!["all-MiniLM-L6-v2"]);
+    // Concurrent first requests share one load.
+    let dims: Vec<serde_json::Value> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let s = &s;
+                scope.spawn(move || {
+                    let r = s.post_json(
+                        "/api/v1/embed",
+                        &json!({ "texts": ["x"], "model": "e5-small-v2" }),
+                    );
+                    assert_eq!(r.status, 200, "{}", r.body);
+                    r.json()["dimensions"].clone()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(dims.iter().all(|d| *d == HIDDEN), "{dims:?}");
+    assert_eq!(loaded(&s), vec!["all-MiniLM-L6-v2", "e5-small-v2"]);
+    assert_eq!(
+        s.output().matches("loading model on demand").count(),
+        1,
+        "{}",
+        s.output()
+    );
+    drop(s);
+
+    // With max_models = 1 the preloaded model fills the budget.
+    let s = Builder::new(models.path())
+        .config("[embedding]\nmax_models = 1\n")
+        .start();
+    let msg = s
+        .post_json(
+            "/api/v1/embed",
+            &json!({ "texts": ["x"], "model": "e5-small-v2" }),
+        )
+        .expect_error(404, "model_not_found");
+    assert!(msg.contains("max_models"), "{msg}");
 }

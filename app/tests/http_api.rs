@@ -214,7 +214,10 @@ fn every_error_has_its_status_and_json_body() {
             &json!({ "input": "a", "model": "e5-small-v2" }),
         )
         .expect_error(404, "model_not_found");
-    assert!(msg.contains("not loaded"), "{msg}");
+    assert!(
+        msg.contains("not available") && msg.contains("does not exist"),
+        "{msg}"
+    );
     s.get("/api/v2/embed").expect_error(404, "not_found");
 
     // 405: wrong method on real routes.

@@ -98,9 +98,10 @@ async fn live() -> Json<Status> {
 }
 
 async fn startup(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
-    match state.models() {
-        Some(_) => Ok(Json(Status { status: "started" })),
-        None => Err(ApiError::NotReady("loading models".into())),
+    if state.is_started() {
+        Ok(Json(Status { status: "started" }))
+    } else {
+        Err(ApiError::NotReady("loading models".into()))
     }
 }
 
@@ -125,13 +126,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
     let e = &state.config.embedding;
-    let models: Vec<serde_json::Value> = e
-        .preload_models
+    let models: Vec<serde_json::Value> = ModelId::ALL
         .iter()
-        .map(|id| match state.models().and_then(|m| m.get(id)) {
+        .map(|id| match state.model(*id) {
             Some(m) => serde_json::json!({
                 "id": id,
                 "loaded": true,
+                "preloaded": e.preload_models.contains(id),
                 "dimensions": m.info.dimensions,
                 "max_tokens": m.info.max_tokens,
                 "layers": m.info.layers,
@@ -142,6 +143,7 @@ async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
             None => serde_json::json!({
                 "id": id,
                 "loaded": false,
+                "preloaded": e.preload_models.contains(id),
                 "dimensions": id.dimensions(),
                 "max_tokens": id.max_tokens(),
                 "layers": id.layers(),
@@ -157,6 +159,7 @@ async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
             "max_batch_tokens": e.max_batch_tokens,
             "max_texts_per_request": e.max_texts_per_request,
             "max_queued_requests": e.max_queued_requests,
+            "max_models": e.max_models,
             "truncate": e.truncate,
         },
         "limits": {
@@ -408,9 +411,6 @@ async fn openai_embeddings(
 
 async fn run_embed(state: &AppState, job: EmbedJob) -> Result<Embedded, ApiError> {
     state.readiness()?;
-    let models = state
-        .models()
-        .ok_or_else(|| ApiError::NotReady("loading models".into()))?;
     let limit = state.config.embedding.max_texts_per_request;
     if job.texts.is_empty() {
         return Err(ApiError::InvalidRequest(
@@ -432,13 +432,7 @@ async fn run_embed(state: &AppState, job: EmbedJob) -> Result<Embedded, ApiError
             .parse::<ModelId>()
             .map_err(|e| ApiError::ModelNotFound(e.to_string()))?,
     };
-    let served = models.get(&id).ok_or_else(|| {
-        let loaded: Vec<&str> = models.keys().map(|m| m.as_str()).collect();
-        ApiError::ModelNotFound(format!(
-            "model `{id}` is not loaded by this server; loaded: {}",
-            loaded.join(", ")
-        ))
-    })?;
+    let served = state.model_or_load(id).await?;
     let admission = state.admit()?;
 
     let truncate = job.truncate.unwrap_or(state.config.embedding.truncate);

@@ -18,7 +18,6 @@ pub mod shutdown;
 pub mod state;
 pub mod threads;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -31,8 +30,6 @@ pub use state::AppState;
 
 use crate::{Config, ModelId};
 use model::LoadError;
-use queue::Queue;
-use state::ServedModel;
 
 /// Why the server stopped with an error. The process exits 1 on these.
 #[derive(Debug, thiserror::Error)]
@@ -173,38 +170,12 @@ pub async fn run(config: Config, threads: usize) -> Result<(), ServeError> {
 }
 
 fn install(state: &AppState, loaded: Loaded) -> Result<(), ServeError> {
-    let mut models = HashMap::new();
     for (tokenizer, encoder, info) in loaded {
         state
-            .metrics
-            .model_load_seconds
-            .get_or_create(&metrics::Metrics::model(info.id))
-            .set(info.load_seconds);
-        tracing::info!(
-            model = %info.id,
-            dimensions = info.dimensions,
-            max_tokens = info.max_tokens,
-            layers = info.layers,
-            load_seconds = info.load_seconds,
-            "model loaded"
-        );
-        let queue = Queue::start(
-            info.id,
-            encoder,
-            state.config.embedding.max_batch_tokens,
-            state.metrics.clone(),
-        )
-        .map_err(ServeError::Thread)?;
-        models.insert(
-            info.id,
-            ServedModel {
-                info,
-                tokenizer: std::sync::Arc::new(tokenizer),
-                queue,
-            },
-        );
+            .add_model(tokenizer, encoder, info)
+            .map_err(ServeError::Thread)?;
     }
-    state.install(models);
+    state.finish_startup();
     tracing::info!("ready");
     Ok(())
 }

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
 use super::metrics::Metrics;
-use super::model::{ModelInfo, TextTokenizer};
+use super::model::{self, Encoder, LoadError, ModelInfo, TextTokenizer};
 use super::queue::Queue;
 use crate::{Config, ModelId};
 
@@ -37,8 +37,11 @@ pub struct Shared {
     /// Compute threads per forward pass (`RAYON_NUM_THREADS`).
     pub threads: usize,
     permits: Arc<Semaphore>,
-    models: OnceLock<HashMap<ModelId, ServedModel>>,
+    models: RwLock<HashMap<ModelId, Arc<ServedModel>>>,
+    started: AtomicBool,
     draining: AtomicBool,
+    /// Serialises on-demand loads so two requests never load one model twice.
+    loading: Mutex<()>,
 }
 
 impl std::ops::Deref for AppState {
@@ -71,23 +74,130 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             threads,
             permits,
-            models: OnceLock::new(),
+            models: RwLock::new(HashMap::new()),
+            started: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            loading: Mutex::new(()),
         }))
     }
 
-    /// Makes the loaded models servable; readiness turns 200 unless draining.
-    pub fn install(&self, models: HashMap<ModelId, ServedModel>) {
-        let _ = self.models.set(models);
+    /// Starts the compute thread of a loaded model and makes it servable.
+    ///
+    /// # Errors
+    /// The compute thread could not be spawned.
+    pub fn add_model(
+        &self,
+        tokenizer: TextTokenizer,
+        encoder: Encoder,
+        info: ModelInfo,
+    ) -> std::io::Result<Arc<ServedModel>> {
+        self.metrics
+            .model_load_seconds
+            .get_or_create(&Metrics::model(info.id))
+            .set(info.load_seconds);
+        tracing::info!(
+            model = %info.id,
+            dimensions = info.dimensions,
+            max_tokens = info.max_tokens,
+            layers = info.layers,
+            load_seconds = info.load_seconds,
+            "model loaded"
+        );
+        let queue = Queue::start(
+            info.id,
+            encoder,
+            self.config.embedding.max_batch_tokens,
+            self.metrics.clone(),
+        )?;
+        let served = Arc::new(ServedModel {
+            info,
+            tokenizer: Arc::new(tokenizer),
+            queue,
+        });
+        self.models
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(served.info.id, served.clone());
+        Ok(served)
+    }
+
+    /// Marks start-up as finished (every preloaded model added): readiness turns 200
+    /// unless draining.
+    pub fn finish_startup(&self) {
+        self.started.store(true, Ordering::SeqCst);
         if !self.is_draining() {
             self.metrics.ready.set(1);
         }
     }
 
-    /// The loaded models, once start-up finished.
+    /// Whether every preloaded model is loaded.
     #[must_use]
-    pub fn models(&self) -> Option<&HashMap<ModelId, ServedModel>> {
-        self.models.get()
+    pub fn is_started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// A loaded model.
+    #[must_use]
+    pub fn model(&self, id: ModelId) -> Option<Arc<ServedModel>> {
+        self.models
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+    }
+
+    /// Ids of the loaded models, sorted.
+    #[must_use]
+    pub fn loaded_ids(&self) -> Vec<ModelId> {
+        let mut ids: Vec<ModelId> = self
+            .models
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The model `id`, loading it now when it is not preloaded and fewer than
+    /// `embedding.max_models` models are loaded.
+    ///
+    /// # Errors
+    /// 404 when its folder is missing or `max_models` is reached, 500 when it is corrupt.
+    pub async fn model_or_load(&self, id: ModelId) -> Result<Arc<ServedModel>, ApiError> {
+        if let Some(m) = self.model(id) {
+            return Ok(m);
+        }
+        let _one_at_a_time = self.loading.lock().await;
+        if let Some(m) = self.model(id) {
+            return Ok(m);
+        }
+        let max = self.config.embedding.max_models;
+        let loaded = self.loaded_ids();
+        if loaded.len() >= max {
+            let names: Vec<&str> = loaded.iter().map(|m| m.as_str()).collect();
+            return Err(ApiError::ModelNotFound(format!(
+                "model `{id}` is not loaded and embedding.max_models ({max}) models are: {}",
+                names.join(", ")
+            )));
+        }
+        let dir = self.config.embedding.model_dir.clone();
+        tracing::info!(model = %id, "loading model on demand");
+        let loaded = tokio::task::spawn_blocking(move || model::load(&dir, id))
+            .await
+            .map_err(|e| ApiError::Internal(format!("the loading task failed: {e}")))?;
+        let (tokenizer, encoder, info) = loaded.map_err(|e| {
+            tracing::error!(model = %id, error = %e, "on-demand load failed");
+            match e {
+                LoadError::Missing { .. } => {
+                    ApiError::ModelNotFound(format!("model `{id}` is not available: {e}"))
+                }
+                _ => ApiError::Internal(e.to_string()),
+            }
+        })?;
+        self.add_model(tokenizer, encoder, info)
+            .map_err(|e| ApiError::Internal(format!("failed to start a compute thread: {e}")))
     }
 
     /// Whether SIGTERM/SIGINT arrived.
@@ -110,7 +220,7 @@ impl AppState {
         if self.is_draining() {
             return Err(ApiError::Draining);
         }
-        if self.models.get().is_none() {
+        if !self.is_started() {
             let ids: Vec<&str> = self
                 .config
                 .embedding
