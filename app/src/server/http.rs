@@ -58,6 +58,13 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     let method = req.method().to_string();
     let started = Instant::now();
     let response = next.run(req).await;
+    tracing::debug!(
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "request"
+    );
     state
         .metrics
         .request_duration
