@@ -186,6 +186,11 @@ fn every_error_has_its_status_and_json_body() {
             .expect_error(400, "invalid_request");
         assert!(!msg.is_empty(), "{body}");
     }
+    s.post_raw(embed, b"{\"texts\": [\"\xff\xfe\"]}", "application/json")
+        .expect_error(400, "invalid_request");
+    let deep = format!("{}{}", "[".repeat(2_000), "]".repeat(2_000));
+    s.post_raw(embed, deep.as_bytes(), "application/json")
+        .expect_error(400, "invalid_request");
     let msg = s
         .post_json("/v1/embeddings", &json!({ "input": ["a", null] }))
         .expect_error(400, "invalid_request");
@@ -256,7 +261,7 @@ fn every_error_has_its_status_and_json_body() {
     // Every refusal was counted by route and status.
     let m = s.metrics();
     for line in [
-        r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="400"} 10"#,
+        r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="400"} 12"#,
         r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="413"} 2"#,
         r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="200"} 1"#,
         r#"akidb_http_requests_total{route="unmatched",method="GET",status="404"} 1"#,
@@ -378,4 +383,26 @@ fn a_request_past_its_timeout_gets_503_and_the_server_goes_on() {
         tokens < 32768.0,
         "{tokens} tokens computed for an abandoned request"
     );
+}
+
+#[test]
+fn a_client_that_never_sends_its_body_is_cut_off() {
+    use std::io::{Read, Write};
+    let s = Builder::new(&require_minilm())
+        .config("[server]\nrequest_timeout_secs = 1\n")
+        .start();
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    c.write_all(
+        b"POST /api/v1/embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\nConnection: close\r\n\r\n{\"texts\"",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    assert!(answer.contains("\"timeout\""), "{answer:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }

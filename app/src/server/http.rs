@@ -36,6 +36,7 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
     }
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -82,6 +83,16 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         })
         .inc();
     response
+}
+
+/// Bounds a whole request, body upload included, by `server.request_timeout_secs`: a
+/// client that never finishes its body cannot hold a connection (or the drain) forever.
+async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let secs = state.config.server.request_timeout_secs;
+    match tokio::time::timeout(Duration::from_secs(u64::from(secs)), next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(secs).into_response(),
+    }
 }
 
 async fn not_found(uri: Uri) -> ApiError {
