@@ -51,7 +51,11 @@ fn init_logging(config: &Config) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.observability.log_format {
-        app::config::LogFormat::Json => builder.json().init(),
+        app::config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
         app::config::LogFormat::Text => builder.init(),
     }
 }
