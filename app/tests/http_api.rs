@@ -406,3 +406,27 @@ fn a_client_that_never_sends_its_body_is_cut_off() {
     assert!(answer.contains("\"timeout\""), "{answer:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[test]
+fn json_logs_by_default_and_metrics_can_be_switched_off() {
+    let s = Builder::new(&require_minilm())
+        .config(
+            "[observability]\nlog_format = \"json\"\nmetrics_enabled = false\nmetrics_port = 1\n",
+        )
+        .env("AKIDB_METRICS_ENABLED", "false")
+        .start();
+    // No /metrics on the API port, and nothing listens on a metrics port.
+    s.get("/metrics").expect_error(404, "not_found");
+    assert_eq!(s.get("/info").json()["ready"], true);
+    let stderr = std::fs::read_to_string(s.dir.path().join("stderr")).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "ready" && l["level"] == "INFO"),
+        "{stderr}"
+    );
+}
