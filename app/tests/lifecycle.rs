@@ -397,3 +397,43 @@ fn without_rayon_num_threads_the_cgroup_quota_sets_the_thread_count() {
     assert_eq!(s.wait_exit(Duration::from_secs(10)).code(), Some(0));
     assert_eq!(s.pid(), pid);
 }
+
+#[test]
+fn a_second_signal_while_draining_stops_at_once_with_exit_1() {
+    let s = Builder::new(&require_minilm())
+        .config("[server]\ndrain_timeout_secs = 120\nrequest_timeout_secs = 120\n")
+        .start();
+    let long = "a second Ctrl-C means stop now ".repeat(40);
+    std::thread::scope(|scope| {
+        let s = &s;
+        let client = scope.spawn(move || {
+            s.try_request(
+                "POST",
+                "/api/v1/embed",
+                Some(json!({ "texts": vec![long; 128] }).to_string().as_bytes()),
+                &[("Content-Type", "application/json")],
+            )
+        });
+        let started = Instant::now();
+        while inflight(s) < 1 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never admitted"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        s.signal("INT");
+        while s.get("/health/ready").status != 503 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        s.signal("INT");
+        // The client's request is abandoned: the connection closes without an answer.
+        assert!(client.join().unwrap().is_err(), "the request was answered");
+    });
+    let mut s = s;
+    let t = Instant::now();
+    let status = s.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1), "{}", s.output());
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(s.output().contains("received again"), "{}", s.output());
+}

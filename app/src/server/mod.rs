@@ -55,6 +55,9 @@ pub enum ServeError {
     /// Requests were still running when `server.drain_timeout_secs` ran out.
     #[error("requests were still running after the drain timeout of {0} s")]
     DrainTimeout(u32),
+    /// A second SIGTERM/SIGINT arrived while draining: stop without waiting.
+    #[error("{0} received again while draining; stopping without waiting for requests")]
+    Interrupted(&'static str),
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
@@ -162,9 +165,12 @@ pub async fn run(config: Config, threads: usize) -> Result<(), ServeError> {
             let _ = m.await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(u64::from(timeout)), drain)
-        .await
-        .map_err(|_| ServeError::DrainTimeout(timeout))?;
+    tokio::select! {
+        drained = tokio::time::timeout(Duration::from_secs(u64::from(timeout)), drain) => {
+            drained.map_err(|_| ServeError::DrainTimeout(timeout))?;
+        }
+        again = shutdown::signal_received() => return Err(ServeError::Interrupted(again)),
+    }
     tracing::info!("drained; exiting");
     Ok(())
 }
