@@ -19,7 +19,7 @@ fn inflight(s: &common::Server) -> u64 {
 #[test]
 fn sigterm_drains_every_admitted_request_then_exits_0() {
     let s = Builder::new(&require_minilm())
-        .config("[server]\ndrain_timeout_secs = 120\n")
+        .config("[server]\ndrain_timeout_secs = 600\nrequest_timeout_secs = 600\n")
         .start();
     // About 5,000 tokens in all: a few seconds of compute on two cores, long enough to
     // watch the drain, short enough for the test.

@@ -46,6 +46,9 @@ pub enum ServeError {
     /// A preloaded model did not load.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The SIGTERM/SIGINT handlers could not be installed.
+    #[error("failed to install the signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
     /// A thread could not be started.
     #[error("failed to start a thread: {0}")]
     Thread(#[source] std::io::Error),
@@ -105,6 +108,7 @@ fn load_in_background(config: &Config) -> oneshot::Receiver<Result<Loaded, LoadE
 /// # Errors
 /// A listener that cannot bind, a model that does not load, or a drain that times out.
 pub async fn run(config: Config, threads: usize) -> Result<(), ServeError> {
+    let mut signals = shutdown::Signals::install().map_err(ServeError::Signals)?;
     let state = AppState::new(config.clone(), threads);
     let addr = SocketAddr::new(config.server.host, config.server.port);
     let listener = bind(addr).await?;
@@ -137,11 +141,9 @@ pub async fn run(config: Config, threads: usize) -> Result<(), ServeError> {
         metrics_listener.map(|l| serve(l, http::metrics_router(state.clone()), stop_rx.clone()));
 
     let mut loading = Some(load_in_background(&config));
-    let signal = shutdown::signal_received();
-    tokio::pin!(signal);
     let name = loop {
         tokio::select! {
-            name = &mut signal => break name,
+            name = signals.recv() => break name,
             result = async { loading.as_mut().expect("guarded").await }, if loading.is_some() => {
                 loading = None;
                 let loaded = result
@@ -169,7 +171,7 @@ pub async fn run(config: Config, threads: usize) -> Result<(), ServeError> {
         drained = tokio::time::timeout(Duration::from_secs(u64::from(timeout)), drain) => {
             drained.map_err(|_| ServeError::DrainTimeout(timeout))?;
         }
-        again = shutdown::signal_received() => return Err(ServeError::Interrupted(again)),
+        again = signals.recv() => return Err(ServeError::Interrupted(again)),
     }
     tracing::info!("drained; exiting");
     Ok(())
