@@ -187,6 +187,15 @@ fn e5_uses_12_layers_512_tokens_and_prefixes_by_input_type() {
     assert_eq!(t, 11);
     assert!(max_abs_diff(&doubled[0], &query[0]) > 1e-3);
 
+    // The OpenAI endpoint takes the same input_type extension.
+    let r = s.post_json(
+        "/v1/embeddings",
+        &json!({ "input": "hello", "input_type": "passage" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let e: Vec<f32> = serde_json::from_value(r.json()["data"][0]["embedding"].clone()).unwrap();
+    assert!(max_abs_diff(&e, &passage[0]) <= 1e-6);
+
     // 600 tokens of text: cut at 512 (not the tokenizer.json's 128), or 422 naming 512.
     let long = "ab ".repeat(300);
     let (_, t) = embed(json!({ "texts": [long.clone()] }));

@@ -316,6 +316,8 @@ enum EncodingFormat {
 struct OpenAiRequest {
     input: serde_json::Value,
     model: Option<String>,
+    /// An extension to the OpenAI shape: the e5 prefix, as in the native endpoint.
+    input_type: Option<InputType>,
     encoding_format: Option<EncodingFormat>,
     dimensions: Option<usize>,
 }
@@ -385,7 +387,7 @@ async fn openai_embeddings(
         EmbedJob {
             model: req.model,
             texts,
-            input_type: InputType::Query,
+            input_type: req.input_type.unwrap_or_default(),
             normalize: true,
             truncate: None,
         },
