@@ -77,6 +77,7 @@ impl Resp {
 }
 
 /// Builds a server: config text, environment, and where the models are.
+#[derive(Clone)]
 pub struct Builder {
     config: String,
     env: Vec<(String, String)>,
@@ -171,11 +172,31 @@ impl Builder {
         }
     }
 
-    /// Starts the binary and waits until `/health/ready` answers 200.
+    /// Starts the binary and waits until `/health/ready` answers 200. A port taken
+    /// between picking and binding (another test got it) is retried with fresh ports.
     pub fn start(self) -> Server {
-        let mut s = self.spawn();
-        s.wait_ready(Duration::from_secs(120));
-        s
+        for _ in 0..3 {
+            let mut s = self.clone().spawn();
+            let start = Instant::now();
+            loop {
+                if let Some(status) = s.try_exit() {
+                    if s.output().contains("failed to listen") {
+                        break;
+                    }
+                    s.fail(&format!("the server exited before it was ready: {status}"));
+                }
+                if let Ok(r) = s.try_request("GET", "/health/ready", None, &[]) {
+                    if r.status == 200 {
+                        return s;
+                    }
+                }
+                if start.elapsed() > Duration::from_secs(120) {
+                    s.fail("not ready within 120 s");
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+        panic!("no free port after 3 tries");
     }
 }
 
