@@ -289,6 +289,16 @@ fn missing_or_corrupt_models_fail_start_up_with_exit_1() {
     let (code, out) = run_expecting_failure(&[], &[("AKIDB_MODEL_DIR", &dir)]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("config.json"), "{out}");
+
+    // A tokenizer.json that is not one.
+    std::fs::copy(real.join("config.json"), m.join("config.json")).unwrap();
+    std::fs::write(m.join("tokenizer.json"), "{\"model\": 1}").unwrap();
+    let (code, out) = run_expecting_failure(&[], &[("AKIDB_MODEL_DIR", &dir)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("invalid tokenizer") && out.contains("tokenizer.json"),
+        "{out}"
+    );
 }
 
 #[test]
