@@ -1,12 +1,13 @@
 //! The HTTP server and its candle backend (feature `server`).
 //!
-//! Data flows one way: HTTP handlers ([`http`]) tokenize text ([`model::TextTokenizer`]),
+//! Data flows one way: HTTP handlers ([`http`], [`embed`]) tokenize text ([`model::TextTokenizer`]),
 //! a per-model batching actor ([`queue`]) runs the encoder on its own thread and answers
 //! with plain vectors; [`state`] holds what the handlers share, [`error`] maps failures
 //! to statuses, [`metrics`] exports them, [`shutdown`] starts the drain, [`threads`]
 //! sizes the compute pool from the container's CPU quota and [`settings`] assembles the
 //! configuration.
 
+pub mod embed;
 pub mod error;
 pub mod http;
 pub mod metrics;
