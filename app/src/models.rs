@@ -48,6 +48,25 @@ impl ModelId {
         }
     }
 
+    /// Transformer layers of the published model.
+    #[must_use]
+    pub const fn layers(self) -> usize {
+        match self {
+            ModelId::AllMiniLmL6V2 => 6,
+            ModelId::E5SmallV2 => 12,
+        }
+    }
+
+    /// Prefixes the model expects before queries and passages, as `(query, passage)`;
+    /// `None` for a model used without them.
+    #[must_use]
+    pub const fn prefixes(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            ModelId::AllMiniLmL6V2 => None,
+            ModelId::E5SmallV2 => Some(("query: ", "passage: ")),
+        }
+    }
+
     /// Approximate resident size of the loaded F32 weights, in bytes.
     #[must_use]
     pub const fn weights_bytes(self) -> u64 {

@@ -30,3 +30,45 @@ pub fn validator() -> ValidatorConfig {
 pub fn kubectl() -> PathBuf {
     std::env::var_os("KUBECTL").map_or_else(|| root().join(".tools/kubectl"), PathBuf::from)
 }
+
+pub mod http;
+pub mod tiny_bert;
+
+/// The `akidb-embed` binary: `AKIDB_EMBED_BIN`, else the one cargo built beside this test
+/// (`cargo test --workspace` builds it for the server's own tests).
+#[must_use]
+pub fn server_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("AKIDB_EMBED_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test> -> target/<profile>/akidb-embed
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current test binary: {e}"));
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join(app::container::BINARY_NAME));
+    match bin {
+        Some(b) if b.is_file() => b,
+        _ => panic!(
+            "the akidb-embed binary is not built next to the tests: run `cargo build -p app --bin akidb-embed` \
+             (or the whole `cargo test --workspace`), or set AKIDB_EMBED_BIN"
+        ),
+    }
+}
+
+/// The folder holding the real all-MiniLM-L6-v2 (`AKIDB_TEST_MODEL_DIR`, default `.models`).
+///
+/// # Panics
+/// When the model is missing, with the command that fetches it.
+#[must_use]
+pub fn minilm_dir() -> PathBuf {
+    let dir = std::env::var_os("AKIDB_TEST_MODEL_DIR")
+        .map_or_else(|| root().join(".models"), PathBuf::from);
+    let model = dir.join(app::ModelId::AllMiniLmL6V2.as_str());
+    assert!(
+        model.join("model.safetensors").is_file(),
+        "all-MiniLM-L6-v2 is missing at {}: run `bash scripts/fetch-models.sh` (or `make models`)",
+        model.display()
+    );
+    model
+}

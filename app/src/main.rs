@@ -1,0 +1,107 @@
+//! `akidb-embed`: the sentence-embedding server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use app::server::{self, settings, threads};
+use app::{Config, env_vars};
+use clap::Parser;
+
+/// Sentence-embedding HTTP server (candle, CPU).
+///
+/// Reads its configuration from a TOML file; AKIDB_* environment variables override it.
+/// Without a file every key takes its default and the server loads all-MiniLM-L6-v2 from
+/// AKIDB_MODEL_DIR (default /models).
+#[derive(Debug, Parser)]
+#[command(name = "akidb-embed", version, about, long_about)]
+struct Args {
+    /// Configuration file (TOML).
+    ///
+    /// Every key is optional; unknown keys and bad values stop the server with a message
+    /// naming them. See docs/configuration.md.
+    #[arg(long, env = env_vars::CONFIG, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Print the effective configuration (file plus environment) as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+fn print_chain(err: &dyn std::error::Error) {
+    eprintln!("akidb-embed: error: {err}");
+    let mut source = err.source();
+    while let Some(s) = source {
+        // thiserror messages already embed their source; print only new information.
+        if !err.to_string().contains(&s.to_string()) {
+            eprintln!("  caused by: {s}");
+        }
+        source = s.source();
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = std::env::var(env_vars::RUST_LOG)
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::EnvFilter::new(config.observability.log_level.as_str())
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match config.observability.log_format {
+        app::config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        app::config::LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match settings::load(args.config.as_deref(), |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            print_chain(&e);
+            return ExitCode::from(2);
+        }
+    };
+    if args.print_config {
+        print!("{}", config.to_toml_string());
+        return ExitCode::SUCCESS;
+    }
+    // Before any thread exists: re-executes with RAYON_NUM_THREADS set from the cgroup.
+    if let Err(e) = threads::reexec_with_thread_env() {
+        eprintln!("akidb-embed: warning: could not set the compute thread count: {e}");
+    }
+    init_logging(&config);
+    let (n, _) = threads::decide();
+    let source =
+        std::env::var(threads::THREAD_SOURCE_VAR).unwrap_or_else(|_| "RAYON_NUM_THREADS".into());
+    tracing::info!(threads = n, source = %source, version = env!("CARGO_PKG_VERSION"), "starting");
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            print_chain(&e);
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(server::run(config, n));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "stopped");
+            print_chain(&e);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Loading a model folder (Hugging Face layout) into a tokenizer and a BERT encoder.
+//!
+//! The two halves exchange plain data only: [`TextTokenizer`] turns text into token ids
+//! on the request side, [`Encoder`] turns token ids into `Vec<f32>` on a compute thread.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use serde::Deserialize;
+use tokenizers::{Tokenizer, TruncationParams};
+
+use super::pooling::{Pooling, PoolingError};
+use crate::ModelId;
+
+/// Files a model folder must hold.
+pub const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+/// Why a model could not be loaded. Each variant names the file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The model folder or one of its required files is missing.
+    #[error(
+        "model `{model}`: {path} does not exist; the folder must hold config.json, \
+         tokenizer.json and model.safetensors in the Hugging Face layout (see docs/models.md)"
+    )]
+    Missing {
+        /// Model id.
+        model: ModelId,
+        /// What is missing.
+        path: PathBuf,
+    },
+    /// A file exists but could not be read.
+    #[error("model `{model}`: failed to read {path}: {source}")]
+    Read {
+        /// Model id.
+        model: ModelId,
+        /// File read.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `config.json` or `sentence_bert_config.json` is not the expected JSON.
+    #[error("model `{model}`: invalid {path}: {source}")]
+    Json {
+        /// Model id.
+        model: ModelId,
+        /// File parsed.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `tokenizer.json` did not load.
+    #[error("model `{model}`: invalid tokenizer {path}: {message}")]
+    Tokenizer {
+        /// Model id.
+        model: ModelId,
+        /// File parsed.
+        path: PathBuf,
+        /// The tokenizer library's message.
+        message: String,
+    },
+    /// `model.safetensors` is corrupt or does not match `config.json`.
+    #[error("model `{model}`: invalid weights {path}: {source}")]
+    Weights {
+        /// Model id.
+        model: ModelId,
+        /// File parsed.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: candle_core::Error,
+    },
+    /// `1_Pooling/config.json` is invalid.
+    #[error("model `{model}`: {source}")]
+    Pooling {
+        /// Model id.
+        model: ModelId,
+        /// Underlying error.
+        #[source]
+        source: PoolingError,
+    },
+}
+
+/// What the server tells clients about a loaded model.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelInfo {
+    /// Model id.
+    pub id: ModelId,
+    /// Length of the output vectors (the encoder's hidden size).
+    pub dimensions: usize,
+    /// Longest input in tokens, special tokens included.
+    pub max_tokens: usize,
+    /// Transformer layers.
+    pub layers: usize,
+    /// Pooling mode.
+    pub pooling: Pooling,
+    /// Prefixes chosen by `input_type`, when the model uses them.
+    pub prefixes: Option<Prefixes>,
+    /// Seconds the load took.
+    pub load_seconds: f64,
+}
+
+/// Text put before each input according to the request's `input_type`.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Prefixes {
+    /// For `input_type: "query"` (the default).
+    pub query: &'static str,
+    /// For `input_type: "passage"`.
+    pub passage: &'static str,
+}
+
+/// `sentence_bert_config.json`.
+#[derive(Debug, Deserialize)]
+struct SbertConfig {
+    max_seq_length: Option<usize>,
+}
+
+/// Text to token ids, with the model's token limit.
+pub struct TextTokenizer {
+    plain: Tokenizer,
+    truncating: Tokenizer,
+    /// Longest input in tokens.
+    pub max_tokens: usize,
+}
+
+/// Why a text could not be tokenized.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizeError {
+    /// Longer than the limit and the request asked not to truncate.
+    #[error("input {index} has {tokens} tokens; the limit of `{model}` is {limit}")]
+    TooLong {
+        /// Position of the text in the request.
+        index: usize,
+        /// Its token count.
+        tokens: usize,
+        /// The limit.
+        limit: usize,
+        /// The model.
+        model: ModelId,
+    },
+    /// The tokenizer failed on this text.
+    #[error("input {index} could not be tokenized: {message}")]
+    Failed {
+        /// Position of the text in the request.
+        index: usize,
+        /// The tokenizer's message.
+        message: String,
+    },
+}
+
+impl TextTokenizer {
+    /// Token ids of `text`, cut to the limit when `truncate`, else refused when longer.
+    ///
+    /// # Errors
+    /// Too long without truncation, or a tokenizer failure.
+    pub fn encode(
+        &self,
+        model: ModelId,
+        index: usize,
+        text: &str,
+        truncate: bool,
+    ) -> Result<Vec<u32>, TokenizeError> {
+        let failed = |e: tokenizers::Error| TokenizeError::Failed {
+            index,
+            message: e.to_string(),
+        };
+        let ids = self
+            .plain
+            .encode(text, true)
+            .map_err(failed)?
+            .get_ids()
+            .to_vec();
+        if ids.len() <= self.max_tokens {
+            return Ok(ids);
+        }
+        if !truncate {
+            return Err(TokenizeError::TooLong {
+                index,
+                tokens: ids.len(),
+                limit: self.max_tokens,
+                model,
+            });
+        }
+        Ok(self
+            .truncating
+            .encode(text, true)
+            .map_err(failed)?
+            .get_ids()
+            .to_vec())
+    }
+}
+
+/// Token ids to sentence vectors. Owned by one compute thread.
+pub struct Encoder {
+    bert: BertModel,
+    pooling: Pooling,
+    pad_id: u32,
+    device: Device,
+}
+
+impl Encoder {
+    /// Pooled, not yet normalised vectors of `seqs`, padded into one forward pass.
+    ///
+    /// # Errors
+    /// A tensor operation failed.
+    pub fn embed(&self, seqs: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let n = seqs.len();
+        let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+        let mut ids = Vec::with_capacity(n * len);
+        let mut mask = Vec::with_capacity(n * len);
+        for s in seqs {
+            ids.extend_from_slice(s);
+            ids.extend(std::iter::repeat_n(self.pad_id, len - s.len()));
+            mask.extend(std::iter::repeat_n(1u32, s.len()));
+            mask.extend(std::iter::repeat_n(0u32, len - s.len()));
+        }
+        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+        let types = ids.zeros_like()?;
+        let hidden = self.bert.forward(&ids, &types, Some(&mask))?;
+        self.pooling.apply(&hidden, &mask)?.to_vec2::<f32>()
+    }
+}
+
+fn read(model: ModelId, path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            LoadError::Missing {
+                model,
+                path: path.to_owned(),
+            }
+        } else {
+            LoadError::Read {
+                model,
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })
+}
+
+fn json<T: serde::de::DeserializeOwned>(model: ModelId, path: &Path) -> Result<T, LoadError> {
+    serde_json::from_slice(&read(model, path)?).map_err(|source| LoadError::Json {
+        model,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Loads `<model_dir>/<id>/`: tokenizer, weights, pooling and token limit, then runs one
+/// forward pass so a model that does not fit its config fails here, not on a request.
+///
+/// # Errors
+/// A missing folder or file, or one that does not parse or fit.
+pub fn load(
+    model_dir: &Path,
+    id: ModelId,
+) -> Result<(TextTokenizer, Encoder, ModelInfo), LoadError> {
+    let started = Instant::now();
+    let dir = model_dir.join(id.as_str());
+    if !dir.is_dir() {
+        return Err(LoadError::Missing {
+            model: id,
+            path: dir,
+        });
+    }
+    for f in REQUIRED_FILES {
+        // exists(), not is_file(): a named pipe or a device is read like a file.
+        if !dir.join(f).exists() {
+            return Err(LoadError::Missing {
+                model: id,
+                path: dir.join(f),
+            });
+        }
+    }
+    let config_path = dir.join("config.json");
+    let config: BertConfig = json(id, &config_path)?;
+
+    let sbert_path = dir.join("sentence_bert_config.json");
+    let sbert_max = if sbert_path.is_file() {
+        json::<SbertConfig>(id, &sbert_path)?.max_seq_length
+    } else {
+        None
+    };
+    // sentence_bert_config.json says how long the model is used at; the tokenizer.json of
+    // all-MiniLM-L6-v2 says 128, which is not what sentence-transformers uses (256).
+    let max_tokens = sbert_max
+        .unwrap_or(id.max_tokens())
+        .min(config.max_position_embeddings);
+
+    let tok_path = dir.join("tokenizer.json");
+    let tok_err = |message: String| LoadError::Tokenizer {
+        model: id,
+        path: tok_path.clone(),
+        message,
+    };
+    let mut plain = Tokenizer::from_file(&tok_path).map_err(|e| tok_err(e.to_string()))?;
+    plain.with_padding(None);
+    plain
+        .with_truncation(None)
+        .map_err(|e| tok_err(e.to_string()))?;
+    let mut truncating = plain.clone();
+    truncating
+        .with_truncation(Some(TruncationParams {
+            max_length: max_tokens,
+            ..TruncationParams::default()
+        }))
+        .map_err(|e| tok_err(e.to_string()))?;
+
+    let pooling =
+        Pooling::from_model_dir(&dir).map_err(|source| LoadError::Pooling { model: id, source })?;
+
+    let weights_path = dir.join("model.safetensors");
+    let weights_err = |source| LoadError::Weights {
+        model: id,
+        path: weights_path.clone(),
+        source,
+    };
+    let device = Device::Cpu;
+    let bytes = read(id, &weights_path)?;
+    let vb =
+        VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device).map_err(weights_err)?;
+    let bert = BertModel::load(vb, &config).map_err(weights_err)?;
+    let pad_id = u32::try_from(config.pad_token_id).unwrap_or(0);
+    let encoder = Encoder {
+        bert,
+        pooling,
+        pad_id,
+        device,
+    };
+    let tokenizer = TextTokenizer {
+        plain,
+        truncating,
+        max_tokens,
+    };
+    let probe = tokenizer
+        .encode(id, 0, "warm up", true)
+        .map_err(|e| tok_err(e.to_string()))?;
+    let out = encoder.embed(&[&probe]).map_err(weights_err)?;
+    if out.first().map(Vec::len) != Some(config.hidden_size) {
+        return Err(weights_err(candle_core::Error::Msg(format!(
+            "a forward pass gave {:?} values instead of hidden_size {}",
+            out.first().map(Vec::len),
+            config.hidden_size
+        ))));
+    }
+    if config.num_hidden_layers != id.layers() {
+        tracing::warn!(
+            model = %id,
+            layers = config.num_hidden_layers,
+            expected = id.layers(),
+            "config.json has an unexpected number of layers"
+        );
+    }
+    let info = ModelInfo {
+        id,
+        dimensions: config.hidden_size,
+        max_tokens,
+        layers: config.num_hidden_layers,
+        pooling,
+        prefixes: id
+            .prefixes()
+            .map(|(query, passage)| Prefixes { query, passage }),
+        load_seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok((tokenizer, encoder, info))
+}

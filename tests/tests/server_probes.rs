@@ -1,0 +1,315 @@
+//! No drift, proven end to end: render prod, then run the real server binary exactly as
+//! the Deployment would (its command, args and env; the ConfigMap's files materialised at
+//! their mount paths under a scratch root; only the model folder redirected) and ask every
+//! probe the manifest declares, on the port it names.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use akidb_gen::lint::Index;
+use akidb_gen::{Catalog, render};
+use e2e::{http, minilm_dir, root, server_binary, tiny_bert};
+use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+/// Kills the server if the test fails before it stops it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn port_of(c: &Container, port: &IntOrString) -> u16 {
+    let n = match port {
+        IntOrString::Int(n) => *n,
+        IntOrString::String(name) => {
+            c.ports
+                .iter()
+                .flatten()
+                .find(|p| p.name.as_deref() == Some(name.as_str()))
+                .unwrap_or_else(|| panic!("probe port `{name}` is not a declared container port"))
+                .container_port
+        }
+    };
+    u16::try_from(n).unwrap()
+}
+
+fn probe_target(c: &Container, probe: Option<&Probe>) -> (u16, String) {
+    let get = probe
+        .and_then(|p| p.http_get.as_ref())
+        .expect("an httpGet probe");
+    (port_of(c, &get.port), get.path.clone().unwrap())
+}
+
+/// Polls `GET path` until it answers 200 or `limit` passes; returns the last answer.
+fn wait_for_200(
+    port: u16,
+    path: &str,
+    limit: Duration,
+    server: &mut Running,
+) -> Result<(), String> {
+    let start = Instant::now();
+    let mut last = String::from("no answer yet");
+    while start.elapsed() < limit {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            return Err(format!(
+                "the server exited with {status} before {path} answered 200"
+            ));
+        }
+        match http::get(port, path) {
+            Ok((200, _)) => return Ok(()),
+            Ok((code, body)) => last = format!("{code} {body}"),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "GET :{port}{path} did not answer 200 within {limit:?}; last: {last}"
+    ))
+}
+
+#[test]
+fn every_probe_in_prod_answers_200_on_the_port_it_names() {
+    let (_, env) = Catalog::new(root().join("environments"))
+        .load("prod")
+        .unwrap();
+    let objects = render::objects(&env, "prod").unwrap();
+    let index = Index::new(&objects);
+    let deployment = index.deployments().next().unwrap();
+    let pod = deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let c = &pod.containers[0];
+
+    // The pod's filesystem: ConfigMap volumes materialised, emptyDirs created, the model
+    // claim replaced by a local folder with the real MiniLM and a tiny e5.
+    let scratch = tempfile::tempdir().unwrap();
+    let fs_root = scratch.path().join("rootfs");
+    let models = scratch.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    std::os::unix::fs::symlink(
+        minilm_dir(),
+        models.join(app::ModelId::AllMiniLmL6V2.as_str()),
+    )
+    .unwrap();
+    tiny_bert::write(
+        &models,
+        app::ModelId::E5SmallV2.as_str(),
+        tiny_bert::E5_SMALL_V2,
+    );
+
+    let mut relocated: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut model_mount = None;
+    for m in c.volume_mounts.iter().flatten() {
+        let volume = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == m.name)
+            .expect("mounted volume is declared");
+        let target = fs_root.join(m.mount_path.trim_start_matches('/'));
+        if let Some(cm_ref) = &volume.config_map {
+            let cm = index
+                .config_maps()
+                .find(|cm| cm.metadata.name.as_deref() == Some(cm_ref.name.as_str()))
+                .unwrap();
+            std::fs::create_dir_all(&target).unwrap();
+            for (file, contents) in cm.data.iter().flatten() {
+                std::fs::write(target.join(file), contents).unwrap();
+            }
+            relocated.insert(m.mount_path.clone(), target);
+        } else if volume.persistent_volume_claim.is_some() {
+            model_mount = Some(m.mount_path.clone());
+        } else {
+            std::fs::create_dir_all(&target).unwrap();
+        }
+    }
+    let model_mount = model_mount.expect("the model claim is mounted");
+    assert_eq!(
+        Path::new(&model_mount),
+        env.config.embedding.model_dir,
+        "the claim is mounted where the server looks"
+    );
+
+    // Arguments that name a file under a materialised mount point there instead.
+    let args: Vec<String> = c
+        .args
+        .iter()
+        .flatten()
+        .map(|a| {
+            relocated
+                .iter()
+                .find_map(|(mount, dir)| {
+                    a.strip_prefix(mount.as_str())
+                        .map(|rest| format!("{}{rest}", dir.display()))
+                })
+                .unwrap_or_else(|| a.clone())
+        })
+        .collect();
+    assert_ne!(
+        args,
+        c.args.clone().unwrap(),
+        "the config path should have been relocated"
+    );
+
+    let command = c
+        .command
+        .as_ref()
+        .expect("the Deployment names the command");
+    assert_eq!(command.len(), 1);
+    assert_eq!(
+        Path::new(&command[0]).file_name(),
+        server_binary().file_name(),
+        "the Deployment runs the server binary"
+    );
+
+    let (startup_port, startup) = probe_target(c, c.startup_probe.as_ref());
+    let (live_port, live) = probe_target(c, c.liveness_probe.as_ref());
+    let (ready_port, ready) = probe_target(c, c.readiness_probe.as_ref());
+    for port in [startup_port, live_port, ready_port] {
+        assert!(
+            std::net::TcpListener::bind(("0.0.0.0", port)).is_ok(),
+            "port {port} is busy on this machine; the test runs the server on the manifest's own ports"
+        );
+    }
+
+    let log = scratch.path().join("server.log");
+    let mut cmd = Command::new(server_binary());
+    cmd.args(&args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(app::env_vars::MODEL_DIR, &models)
+        .current_dir(scratch.path())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    for var in c.env.iter().flatten() {
+        let value = var
+            .value
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} comes from a Secret; prod declares none", var.name));
+        cmd.env(&var.name, value);
+    }
+    let mut server = Running(cmd.spawn().unwrap());
+
+    let grace =
+        Duration::from_secs(u64::try_from(pod.termination_grace_period_seconds.unwrap()).unwrap());
+    let startup_limit = c.startup_probe.as_ref().map_or(60, |p| {
+        p.period_seconds.unwrap_or(10) * p.failure_threshold.unwrap_or(3)
+    });
+    let result = wait_for_200(
+        startup_port,
+        &startup,
+        Duration::from_secs(u64::try_from(startup_limit).unwrap()),
+        &mut server,
+    )
+    .and_then(|()| wait_for_200(live_port, &live, Duration::from_secs(5), &mut server))
+    .and_then(|()| wait_for_200(ready_port, &ready, Duration::from_secs(30), &mut server));
+    if let Err(e) = result {
+        let _ = server.0.kill();
+        let _ = server.0.wait();
+        let out = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!(
+            "{e}\nserver: {} {}\nstderr:\n{out}",
+            server_binary().display(),
+            args.join(" ")
+        );
+    }
+
+    // The scrape annotations lead to a working metrics endpoint.
+    let annotations = deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .clone()
+        .unwrap();
+    let metrics_port: u16 = annotations["prometheus.io/port"].parse().unwrap();
+    let (status, body) = http::get(metrics_port, &annotations["prometheus.io/path"]).unwrap();
+    assert_eq!(status, 200, "{body}");
+
+    // What the server made of the ConfigMap is what the environment says.
+    let (status, info) = http::get(ready_port, app::routes::INFO).unwrap();
+    assert_eq!(status, 200, "{info}");
+    for m in &env.config.embedding.preload_models {
+        assert!(info.contains(m.as_str()), "/info does not list {m}: {info}");
+    }
+
+    // SIGTERM: the server drains and exits 0 well within the grace period.
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(status.success(), "exit after SIGTERM: {status}");
+            break;
+        }
+        assert!(
+            start.elapsed() < grace,
+            "still running {grace:?} after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_server_reads_the_config_map_with_no_unknown_key() {
+    let (_, env) = Catalog::new(root().join("environments"))
+        .load("prod")
+        .unwrap();
+    let objects = render::objects(&env, "prod").unwrap();
+    let cm = Index::new(&objects).config_maps().next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(app::container::CONFIG_FILE);
+    std::fs::write(
+        &file,
+        &cm.data.as_ref().unwrap()[app::container::CONFIG_FILE],
+    )
+    .unwrap();
+
+    let run = |path: &Path| {
+        Command::new(server_binary())
+            .arg(app::container::CONFIG_FLAG)
+            .arg(path)
+            .arg("--print-config")
+            .env_clear()
+            .output()
+            .unwrap()
+    };
+    let out = run(&file);
+    assert!(
+        out.status.success(),
+        "the server refuses its ConfigMap: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let effective = app::Config::from_toml_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(
+        effective, env.config,
+        "the server's effective configuration differs from the environment's"
+    );
+
+    // And the same binary does refuse an unknown key, so the check above means something.
+    std::fs::write(&file, "[server]\nprot = 1\n").unwrap();
+    let out = run(&file);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("prot"));
+}
