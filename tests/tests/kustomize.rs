@@ -90,15 +90,7 @@ fn an_overlay_over_each_base_builds_validates_and_passes_the_rules() {
                 .expect("a Deployment")
         };
         let (before, after) = (deployment(&base_objects), deployment(&objects));
-        let container = &after
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .spec
-            .as_ref()
-            .unwrap()
-            .containers[0];
+        let container = &lint::pod_spec(&after).unwrap().containers[0];
         assert_eq!(
             container.image.as_deref(),
             Some("ghcr.io/akidb/akidb-embed:9.9.9"),

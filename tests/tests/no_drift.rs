@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use akidb_gen::lint::Index;
+use akidb_gen::lint::{self, Index};
 use akidb_gen::objects::Object;
 use akidb_gen::objects::deployment::CONFIG_CHECKSUM_ANNOTATION;
 use akidb_gen::{Catalog, Environment, render};
@@ -46,14 +46,7 @@ fn config_map(objects: &[Object]) -> &ConfigMap {
 }
 
 fn server(d: &Deployment) -> &Container {
-    &d.spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap()
-        .containers[0]
+    &lint::pod_spec(d).unwrap().containers[0]
 }
 
 fn probe_target(p: Option<&Probe>) -> (String, String) {
@@ -109,7 +102,7 @@ fn the_container_runs_the_server_binary_on_the_mounted_config() {
             mounts.iter().any(|m| m.mount_path == container::TMP_DIR),
             "{name}: /tmp must be writable"
         );
-        let pod = d.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+        let pod = lint::pod_spec(d).unwrap();
         let sc = pod.security_context.as_ref().unwrap();
         assert_eq!(
             (sc.run_as_user, sc.run_as_group),
@@ -156,17 +149,7 @@ fn probes_use_the_servers_routes_on_its_declared_port() {
                 metrics.container_port,
                 i32::from(env.config.observability.metrics_port)
             );
-            let annotations = deployment(&objects)
-                .spec
-                .as_ref()
-                .unwrap()
-                .template
-                .metadata
-                .as_ref()
-                .unwrap()
-                .annotations
-                .as_ref()
-                .unwrap();
+            let annotations = lint::pod_annotations(deployment(&objects));
             assert_eq!(annotations["prometheus.io/path"], routes::METRICS);
             assert_eq!(
                 annotations["prometheus.io/port"],
@@ -199,14 +182,7 @@ fn compute_threads_follow_the_cpu_limit() {
 #[test]
 fn the_grace_period_covers_the_pre_stop_pause_and_the_servers_drain() {
     for (name, env, objects) in environments() {
-        let pod = deployment(&objects)
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .spec
-            .as_ref()
-            .unwrap();
+        let pod = lint::pod_spec(deployment(&objects)).unwrap();
         let grace = pod.termination_grace_period_seconds.unwrap();
         let needed =
             i64::from(env.pre_stop_sleep_seconds) + i64::from(env.config.server.drain_timeout_secs);
@@ -223,18 +199,7 @@ fn a_config_change_changes_the_pod_template() {
     let (_, env) = catalog.load("prod").unwrap();
     let checksum = |env: &Environment| {
         let objects = render::objects(env, "prod").unwrap();
-        deployment(&objects)
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .metadata
-            .as_ref()
-            .unwrap()
-            .annotations
-            .as_ref()
-            .unwrap()[CONFIG_CHECKSUM_ANNOTATION]
-            .clone()
+        lint::pod_annotations(deployment(&objects))[CONFIG_CHECKSUM_ANNOTATION].clone()
     };
     let mut changed = env.clone();
     changed.config.embedding.max_batch_tokens += 1;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use akidb_gen::lint::Index;
+use akidb_gen::lint::{self, Index};
 use akidb_gen::{Catalog, render};
 use e2e::{http, minilm_dir, root, server_binary, tiny_bert};
 use k8s_openapi::api::core::v1::{Container, Probe};
@@ -81,14 +81,7 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
     let objects = render::objects(&env, "prod").unwrap();
     let index = Index::new(&objects);
     let deployment = index.deployments().next().unwrap();
-    let pod = deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap();
+    let pod = lint::pod_spec(deployment).unwrap();
     let c = &pod.containers[0];
 
     // The pod's filesystem: ConfigMap volumes materialised, emptyDirs created, the model
@@ -226,17 +219,7 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
     }
 
     // The scrape annotations lead to a working metrics endpoint.
-    let annotations = deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .as_ref()
-        .unwrap()
-        .annotations
-        .clone()
-        .unwrap();
+    let annotations = lint::pod_annotations(deployment);
     let metrics_port: u16 = annotations["prometheus.io/port"].parse().unwrap();
     let (status, body) = http::get(metrics_port, &annotations["prometheus.io/path"]).unwrap();
     assert_eq!(status, 200, "{body}");

@@ -151,6 +151,16 @@ pub fn pod_spec(d: &Deployment) -> Option<&PodSpec> {
     d.spec.as_ref().and_then(|s| s.template.spec.as_ref())
 }
 
+/// The annotations of a Deployment's pod template.
+#[must_use]
+pub fn pod_annotations(d: &Deployment) -> BTreeMap<String, String> {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.clone())
+        .unwrap_or_default()
+}
+
 /// Every container of a Deployment's pods, init containers included.
 pub fn all_containers(d: &Deployment) -> impl Iterator<Item = &Container> {
     pod_spec(d).into_iter().flat_map(|p| {

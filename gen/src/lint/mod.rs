@@ -8,7 +8,7 @@ mod rules;
 
 use std::fmt;
 
-pub use self::index::{Index, quantity_value};
+pub use self::index::{Index, pod_annotations, pod_labels, pod_spec, quantity_value};
 use crate::objects::Object;
 use crate::settings::{Environment, External, Waiver};
 
