@@ -253,6 +253,15 @@ fn a_budget_that_blocks_every_drain_is_refused() {
 }
 
 #[test]
+fn a_single_node_volume_with_a_required_spread_is_refused() {
+    assert_problem(
+        "namespace: a\nautoscaling: {min_replicas: 2, max_replicas: 4}\nspread: {across: nodes, mode: require}\nmodel_cache: {access_mode: ReadWriteOnce}\n",
+        "model_cache.access_mode",
+        "only one of 4 replicas could start",
+    );
+}
+
+#[test]
 fn limits_below_requests_are_refused() {
     let yaml = "namespace: a\nresources:\n  requests: {cpu: 3, memory: 8Gi}\n  limits: {cpu: 2, memory: 4Gi}\n";
     assert_problem(yaml, "resources.requests.cpu", "must not exceed its limit");

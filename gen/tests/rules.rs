@@ -506,6 +506,21 @@ fn rwo_claim_single_writer() {
     });
 }
 
+#[test]
+fn rwo_claim_one_node() {
+    assert_fires(
+        "rwo-claim-one-node",
+        "all 4 replicas must share one node",
+        |o| {
+            for obj in o.iter_mut() {
+                if let Object::PersistentVolumeClaim(c) = obj {
+                    c.spec.as_mut().unwrap().access_modes = Some(vec!["ReadWriteOnce".into()]);
+                }
+            }
+        },
+    );
+}
+
 fn set_quota(key: &'static str, value: &'static str) -> impl FnOnce(&mut Vec<Object>) {
     move |o| {
         for obj in o.iter_mut() {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{Environment, ServiceType};
+use super::{AccessMode, Environment, ServiceType, SpreadDomain, SpreadMode};
 
 /// One refused setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +152,25 @@ fn check_replicas(env: &Environment, out: &mut Problems) {
         }
     } else if env.replicas == Some(0) {
         out.add("replicas", "is 0; it must be at least 1");
+    }
+
+    let single_node = matches!(
+        env.model_cache.access_mode,
+        AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod
+    );
+    if single_node
+        && max_replicas(env) > 1
+        && env.spread.across == SpreadDomain::Nodes
+        && env.spread.mode == SpreadMode::Require
+    {
+        out.add(
+            "model_cache.access_mode",
+            format!(
+                "is {} (attaches to one node) but spread requires replicas on different nodes, so only one of {} replicas could start; use ReadOnlyMany or ReadWriteMany",
+                env.model_cache.access_mode.as_str(),
+                max_replicas(env)
+            ),
+        );
     }
 
     if let Some(pdb) = &env.disruption_budget {

@@ -133,6 +133,12 @@ pub const ALL: &[Rule] = &[
         why: "A second replica on another node cannot attach the volume and stays Pending; on one node, two writers corrupt it.",
     },
     Rule {
+        id: "rwo-claim-one-node",
+        severity: Warning,
+        summary: "A ReadWriteOnce claim (even mounted read-only) used by a workload that can run more than one replica.",
+        why: "The volume attaches to one node only, so every replica must land there; a replica scheduled elsewhere stays Pending.",
+    },
+    Rule {
         id: "quota-admits-minimum",
         severity: Error,
         summary: "A ResourceQuota admits every workload at its minimum replica count.",

@@ -152,6 +152,17 @@ fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
                 && all_containers(d)
                     .flat_map(|c| c.volume_mounts.iter().flatten())
                     .any(|m| m.name == v.name && m.read_only != Some(true));
+            if single_node && !writes {
+                f.add(
+                    "rwo-claim-one-node",
+                    display("Deployment", d.metadata.name.as_ref()),
+                    format!("spec.template.spec.volumes[{}]", v.name),
+                    format!(
+                        "claim `{}` is {modes:?}: all {max} replicas must share one node; use ReadOnlyMany or ReadWriteMany",
+                        pvc.claim_name
+                    ),
+                );
+            }
             if single_node && writes {
                 f.add(
                     "rwo-claim-single-writer",
