@@ -7,6 +7,7 @@
 //! sizes the compute pool from the container's CPU quota and [`settings`] assembles the
 //! configuration.
 
+pub mod bert;
 pub mod embed;
 pub mod error;
 pub mod http;

@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use candle_transformers::models::bert::Config as BertConfig;
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
+use super::bert::Bert;
 use super::pooling::{Pooling, PoolingError};
 use crate::ModelId;
 
@@ -197,33 +198,27 @@ impl TextTokenizer {
 
 /// Token ids to sentence vectors. Owned by one compute thread.
 pub struct Encoder {
-    bert: BertModel,
+    bert: Bert,
     pooling: Pooling,
-    pad_id: u32,
-    device: Device,
 }
 
 impl Encoder {
-    /// Pooled, not yet normalised vectors of `seqs`, padded into one forward pass.
+    /// Pooled, not yet normalised vectors of `seqs`, in one forward pass without padding.
     ///
     /// # Errors
     /// A tensor operation failed.
     pub fn embed(&self, seqs: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let n = seqs.len();
-        let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
-        let mut ids = Vec::with_capacity(n * len);
-        let mut mask = Vec::with_capacity(n * len);
-        for s in seqs {
-            ids.extend_from_slice(s);
-            ids.extend(std::iter::repeat_n(self.pad_id, len - s.len()));
-            mask.extend(std::iter::repeat_n(1u32, s.len()));
-            mask.extend(std::iter::repeat_n(0u32, len - s.len()));
-        }
-        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.bert.forward(&ids, &types, Some(&mask))?;
-        self.pooling.apply(&hidden, &mask)?.to_vec2::<f32>()
+        let h = self.bert.hidden();
+        let states = self.bert.forward(seqs)?;
+        let mut at = 0;
+        Ok(seqs
+            .iter()
+            .map(|s| {
+                let rows = &states[at * h..(at + s.len()) * h];
+                at += s.len();
+                self.pooling.pool(rows, h)
+            })
+            .collect())
     }
 }
 
@@ -325,14 +320,8 @@ pub fn load(
     let bytes = read(id, &weights_path)?;
     let vb =
         VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device).map_err(weights_err)?;
-    let bert = BertModel::load(vb, &config).map_err(weights_err)?;
-    let pad_id = u32::try_from(config.pad_token_id).unwrap_or(0);
-    let encoder = Encoder {
-        bert,
-        pooling,
-        pad_id,
-        device,
-    };
+    let bert = Bert::load(vb, &config).map_err(weights_err)?;
+    let encoder = Encoder { bert, pooling };
     let tokenizer = TextTokenizer {
         plain,
         truncating,

@@ -125,6 +125,37 @@ impl Pooling {
     }
 }
 
+impl Pooling {
+    /// Pools the token states of one sequence, `rows` of `hidden` values each (no
+    /// padding), into one vector. An empty sequence gives zeros.
+    #[must_use]
+    pub fn pool(self, rows: &[f32], hidden: usize) -> Vec<f32> {
+        let n = rows.len() / hidden.max(1);
+        if n == 0 {
+            return vec![0.0; hidden];
+        }
+        let mut out = rows[..hidden].to_vec();
+        match self {
+            Pooling::Cls => {}
+            Pooling::Mean | Pooling::MeanSqrtLen => {
+                for row in rows.chunks_exact(hidden).skip(1) {
+                    out.iter_mut().zip(row).for_each(|(o, x)| *o += x);
+                }
+                #[allow(clippy::cast_precision_loss)]
+                let n = n as f32;
+                let div = if self == Pooling::Mean { n } else { n.sqrt() };
+                out.iter_mut().for_each(|o| *o /= div);
+            }
+            Pooling::Max => {
+                for row in rows.chunks_exact(hidden).skip(1) {
+                    out.iter_mut().zip(row).for_each(|(o, x)| *o = o.max(*x));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Scales `v` to unit L2 length (a zero vector stays zero).
 pub fn l2_normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -155,6 +186,22 @@ mod tests {
         assert_eq!(get(Pooling::Max), vec![vec![3., 6.]]);
         let s = get(Pooling::MeanSqrtLen);
         assert!((s[0][0] - 4. / 2f32.sqrt()).abs() < 1e-6, "{s:?}");
+    }
+
+    #[test]
+    fn pooling_rows_matches_pooling_tensors() {
+        let (h, m) = hidden();
+        let rows = [1f32, 2., 3., 6.];
+        for p in [
+            Pooling::Mean,
+            Pooling::Cls,
+            Pooling::Max,
+            Pooling::MeanSqrtLen,
+        ] {
+            let want = p.apply(&h, &m).unwrap().to_vec2::<f32>().unwrap();
+            assert_eq!(p.pool(&rows, 2), want[0], "{p:?}");
+        }
+        assert_eq!(Pooling::Mean.pool(&[], 2), vec![0., 0.]);
     }
 
     #[test]

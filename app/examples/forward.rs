@@ -1,0 +1,68 @@
+//! In-process forward-pass harness for profiling (no HTTP): loads the real
+//! all-MiniLM-L6-v2 and embeds a fixed batch of short sentences N times.
+//!
+//! ```text
+//! cargo run --release -p app --example forward -- [iterations] [batch]
+//! valgrind --tool=callgrind target/release/examples/forward 3 32
+//! ```
+//!
+//! Prints the median time per pass and sentences/s. `AKIDB_MODEL_DIR` overrides the
+//! model folder (default `.models`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use app::ModelId;
+use app::server::model;
+
+/// Short sentences of roughly 10-20 tokens each, cycled to fill a batch.
+const SENTENCES: [&str; 8] = [
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "Sentence embeddings map text to dense vectors for semantic search.",
+    "A candle-based server can serve embeddings over plain HTTP requests.",
+    "Kubernetes schedules pods onto nodes according to their resource requests.",
+    "Rust gives memory safety without a garbage collector at run time.",
+    "She sold sea shells by the sea shore on a sunny afternoon.",
+    "What is the fastest way to compute cosine similarity in bulk?",
+    "Transformers use attention to weigh every token against every other.",
+];
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let iterations: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
+    let dir = std::env::var_os("AKIDB_MODEL_DIR").map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.models")),
+        PathBuf::from,
+    );
+    let id = ModelId::AllMiniLmL6V2;
+    let (tokenizer, encoder, _) = model::load(&dir, id).expect("load the model");
+    let ids: Vec<Vec<u32>> = (0..batch)
+        .map(|i| {
+            tokenizer
+                .encode(id, i, SENTENCES[i % SENTENCES.len()], true)
+                .expect("tokenize")
+        })
+        .collect();
+    let mut sorted: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+    sorted.sort_by_key(|s| s.len());
+    let tokens: usize = sorted.iter().map(|s| s.len()).sum();
+    let mut times = Vec::with_capacity(iterations);
+    let mut check = 0f32;
+    for _ in 0..iterations {
+        let t = Instant::now();
+        let out = encoder.embed(&sorted).expect("forward");
+        times.push(t.elapsed().as_secs_f64());
+        check += out[0][0];
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    #[allow(clippy::cast_precision_loss)]
+    let per_s = batch as f64 / median;
+    println!(
+        "batch {batch} ({tokens} tokens, max {}): median {:.2} ms, min {:.2} ms, {per_s:.0} sentences/s (check {check:.4})",
+        sorted.last().map_or(0, |s| s.len()),
+        median * 1e3,
+        times[0] * 1e3,
+    );
+}
