@@ -267,15 +267,7 @@ fn missing_or_corrupt_models_fail_start_up_with_exit_1() {
     let real = require_minilm().join("all-MiniLM-L6-v2");
     let broken = tempfile::tempdir().unwrap();
     let m = broken.path().join("all-MiniLM-L6-v2");
-    std::fs::create_dir_all(m.join("1_Pooling")).unwrap();
-    for f in [
-        "config.json",
-        "tokenizer.json",
-        "sentence_bert_config.json",
-        "1_Pooling/config.json",
-    ] {
-        std::fs::copy(real.join(f), m.join(f)).unwrap();
-    }
+    copy_all_but_weights(&real, &m);
     let weights = std::fs::read(real.join("model.safetensors")).unwrap();
     std::fs::write(m.join("model.safetensors"), &weights[..weights.len() / 2]).unwrap();
     let dir = broken.path().display().to_string();
@@ -314,21 +306,26 @@ fn a_port_in_use_is_a_start_up_error() {
     assert!(out.contains(&port), "{out}");
 }
 
-/// A model folder whose `model.safetensors` is a named pipe: loading blocks until the test
-/// writes the weights into it, so the "still loading" state can be observed.
-fn model_behind_a_fifo() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
-    let real = require_minilm().join("all-MiniLM-L6-v2");
-    let root = tempfile::tempdir().unwrap();
-    let m = root.path().join("all-MiniLM-L6-v2");
-    std::fs::create_dir_all(m.join("1_Pooling")).unwrap();
+/// Copies every file of the model at `real` into `to`, except `model.safetensors`.
+fn copy_all_but_weights(real: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to.join("1_Pooling")).unwrap();
     for f in [
         "config.json",
         "tokenizer.json",
         "sentence_bert_config.json",
         "1_Pooling/config.json",
     ] {
-        std::fs::copy(real.join(f), m.join(f)).unwrap();
+        std::fs::copy(real.join(f), to.join(f)).unwrap();
     }
+}
+
+/// A model folder whose `model.safetensors` is a named pipe: loading blocks until the test
+/// writes the weights into it, so the "still loading" state can be observed.
+fn model_behind_a_fifo() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
+    let real = require_minilm().join("all-MiniLM-L6-v2");
+    let root = tempfile::tempdir().unwrap();
+    let m = root.path().join("all-MiniLM-L6-v2");
+    copy_all_but_weights(&real, &m);
     let fifo = m.join("model.safetensors");
     let ok = Command::new("mkfifo")
         .arg(&fifo)

@@ -152,26 +152,30 @@ fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
                 && all_containers(d)
                     .flat_map(|c| c.volume_mounts.iter().flatten())
                     .any(|m| m.name == v.name && m.read_only != Some(true));
-            if single_node && !writes {
+            if single_node {
+                // Read-only or not, the volume attaches to one node; read-write is worse.
+                let (rule, message) = if writes {
+                    (
+                        "rwo-claim-single-writer",
+                        format!(
+                            "mounts {modes:?} claim `{}` read-write but can run {max} replicas",
+                            pvc.claim_name
+                        ),
+                    )
+                } else {
+                    (
+                        "rwo-claim-one-node",
+                        format!(
+                            "claim `{}` is {modes:?}: all {max} replicas must share one node; use ReadOnlyMany or ReadWriteMany",
+                            pvc.claim_name
+                        ),
+                    )
+                };
                 f.add(
-                    "rwo-claim-one-node",
+                    rule,
                     display("Deployment", d.metadata.name.as_ref()),
                     format!("spec.template.spec.volumes[{}]", v.name),
-                    format!(
-                        "claim `{}` is {modes:?}: all {max} replicas must share one node; use ReadOnlyMany or ReadWriteMany",
-                        pvc.claim_name
-                    ),
-                );
-            }
-            if single_node && writes {
-                f.add(
-                    "rwo-claim-single-writer",
-                    display("Deployment", d.metadata.name.as_ref()),
-                    format!("spec.template.spec.volumes[{}]", v.name),
-                    format!(
-                        "mounts {modes:?} claim `{}` read-write but can run {max} replicas",
-                        pvc.claim_name
-                    ),
+                    message,
                 );
             }
         }
