@@ -11,6 +11,7 @@ pub mod bert;
 pub mod embed;
 pub mod error;
 pub mod http;
+pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod pooling;
@@ -19,6 +20,13 @@ pub mod settings;
 pub mod shutdown;
 pub mod state;
 pub mod threads;
+pub mod weights;
+
+/// mimalloc keeps freed pages for reuse, where glibc returns the encoder's large
+/// per-pass buffers to the kernel and takes a page fault on every first touch of the
+/// next pass's (`docs/performance.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -6,14 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Device};
-use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config as BertConfig;
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::bert::Bert;
+use super::bert::{Bert, ProductOrder};
 use super::pooling::{Pooling, PoolingError};
+use super::weights::{Weights, WeightsError};
 use crate::ModelId;
 
 /// Files a model folder must hold.
@@ -208,8 +207,21 @@ impl Encoder {
     /// # Errors
     /// A tensor operation failed.
     pub fn embed(&self, seqs: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
+        self.embed_in(seqs, ProductOrder::Auto)
+    }
+
+    /// [`Encoder::embed`] with the matrix products in the given order (for tests and
+    /// benchmarks; the server always uses [`ProductOrder::Auto`]).
+    ///
+    /// # Errors
+    /// As [`Encoder::embed`].
+    pub fn embed_in(
+        &self,
+        seqs: &[&[u32]],
+        order: ProductOrder,
+    ) -> candle_core::Result<Vec<Vec<f32>>> {
         let h = self.bert.hidden();
-        let states = self.bert.forward(seqs)?;
+        let states = self.bert.forward(seqs, order)?;
         let mut at = 0;
         Ok(seqs
             .iter()
@@ -316,11 +328,17 @@ pub fn load(
         path: weights_path.clone(),
         source,
     };
-    let device = Device::Cpu;
-    let bytes = read(id, &weights_path)?;
-    let vb =
-        VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device).map_err(weights_err)?;
-    let bert = Bert::load(vb, &config).map_err(weights_err)?;
+    let from_weights = |e: WeightsError| match e {
+        WeightsError::Io(source) => LoadError::Read {
+            model: id,
+            path: weights_path.clone(),
+            source,
+        },
+        WeightsError::Invalid(message) => weights_err(candle_core::Error::Msg(message)),
+    };
+    let mut weights = Weights::read(&weights_path).map_err(from_weights)?;
+    let bert = Bert::load(&mut weights, &config).map_err(from_weights)?;
+    drop(weights);
     let encoder = Encoder { bert, pooling };
     let tokenizer = TextTokenizer {
         plain,

@@ -1,0 +1,3 @@
+//! Shared by the benchmarks and `examples/forward.rs`.
+
+pub mod sentences;

@@ -1,0 +1,382 @@
+//! The encoder's passes between matrix products, in plain Rust on the rayon pool:
+//! attention per sequence, bias + activation, bias + residual + layer norm.
+//!
+//! Each pass reads a product's output through a [`View`], which may be token-major
+//! (`x @ W`, one row per token) or feature-major (`W^T @ x^T`, one row per feature: the
+//! faster product for a few tokens, see [`super::bert`]), and writes a new token-major
+//! matrix. Reading either layout here costs nothing extra, where transposing a
+//! candle tensor would be one more pass over it.
+
+use candle_transformers::models::bert::HiddenAct;
+use rayon::prelude::*;
+
+/// Rows per rayon task in the row-wise passes: enough work per task to pay for the split.
+const ROWS_PER_TASK: usize = 16;
+
+/// A matrix of `tokens` rows by some number of features, read with strides: element
+/// `(token, feature)` is `data[token * token_stride + feature * feature_stride]`.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    data: &'a [f32],
+    token_stride: usize,
+    feature_stride: usize,
+}
+
+impl<'a> View<'a> {
+    /// `data` holds one row of `features` per token.
+    #[must_use]
+    pub fn token_major(data: &'a [f32], features: usize) -> Self {
+        View {
+            data,
+            token_stride: features,
+            feature_stride: 1,
+        }
+    }
+
+    /// `data` holds one row of `tokens` per feature.
+    #[must_use]
+    pub fn feature_major(data: &'a [f32], tokens: usize) -> Self {
+        View {
+            data,
+            token_stride: 1,
+            feature_stride: tokens,
+        }
+    }
+
+    /// `out = x[token, first..first + out.len()] + bias`.
+    ///
+    /// Adding the bias here keeps these short copies from becoming calls to `memcpy`.
+    #[inline]
+    fn gather_add(&self, token: usize, first: usize, bias: &[f32], out: &mut [f32]) {
+        let start = token * self.token_stride + first * self.feature_stride;
+        if self.feature_stride == 1 {
+            let row = &self.data[start..start + out.len()];
+            for ((o, x), b) in out.iter_mut().zip(row).zip(bias) {
+                *o = x + b;
+            }
+        } else {
+            let column = self.data[start..].iter().step_by(self.feature_stride);
+            for ((o, x), b) in out.iter_mut().zip(column).zip(bias) {
+                *o = x + b;
+            }
+        }
+    }
+}
+
+/// Gamma and beta of a layer norm.
+pub struct Norm {
+    /// Scale per feature.
+    pub gamma: Vec<f32>,
+    /// Shift per feature.
+    pub beta: Vec<f32>,
+}
+
+/// Sum of `v` with 8 independent partial sums, so the compiler can vectorise it.
+#[inline]
+fn sum8(v: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
+/// Dot product with 8 independent partial sums.
+#[inline]
+fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let rest: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// Runs `row(token, out_row)` over the rows of `out` (`width` wide) on the rayon pool.
+fn par_rows(out: &mut [f32], width: usize, row: impl Fn(usize, &mut [f32]) + Sync) {
+    out.par_chunks_mut(width * ROWS_PER_TASK)
+        .enumerate()
+        .for_each(|(chunk, rows)| {
+            for (i, r) in rows.chunks_exact_mut(width).enumerate() {
+                row(chunk * ROWS_PER_TASK + i, r);
+            }
+        });
+}
+
+/// `v = layer_norm(v)` for one row.
+#[inline]
+fn norm_row(v: &mut [f32], norm: &Norm, eps: f32) {
+    #[allow(clippy::cast_precision_loss)]
+    let inv_h = 1.0 / v.len() as f32;
+    let mean = sum8(v) * inv_h;
+    v.iter_mut().for_each(|x| *x -= mean);
+    let var = dot8(v, v) * inv_h;
+    let scale = 1.0 / (var + eps).sqrt();
+    for ((x, g), b) in v.iter_mut().zip(&norm.gamma).zip(&norm.beta) {
+        *x = *x * scale * g + b;
+    }
+}
+
+/// In place, row by row: `x = layer_norm(x)`.
+pub fn norm_rows(x: &mut [f32], norm: &Norm, eps: f32) {
+    par_rows(x, norm.gamma.len(), |_, row| norm_row(row, norm, eps));
+}
+
+/// `layer_norm(x + bias + residual)` row by row, into a new token-major matrix;
+/// `residual` is token-major.
+#[must_use]
+pub fn add_norm(x: View, bias: &[f32], residual: &[f32], norm: &Norm, eps: f32) -> Vec<f32> {
+    let h = bias.len();
+    let mut out = vec![0f32; residual.len()];
+    par_rows(&mut out, h, |t, row| {
+        x.gather_add(t, 0, bias, row);
+        for (v, r) in row.iter_mut().zip(&residual[t * h..(t + 1) * h]) {
+            *v += r;
+        }
+        norm_row(row, norm, eps);
+    });
+    out
+}
+
+/// `act(x + bias)` row by row for `tokens` rows, into a new token-major matrix.
+#[must_use]
+pub fn activate(x: View, tokens: usize, bias: &[f32], act: HiddenAct) -> Vec<f32> {
+    let n = bias.len();
+    let mut out = vec![0f32; tokens * n];
+    par_rows(&mut out, n, |t, row| {
+        x.gather_add(t, 0, bias, row);
+        match act {
+            HiddenAct::Gelu => row.iter_mut().for_each(|o| *o = gelu_erf(*o)),
+            HiddenAct::GeluApproximate => row.iter_mut().for_each(|o| *o = gelu_tanh(*o)),
+            HiddenAct::Relu => row.iter_mut().for_each(|o| *o = o.max(0.0)),
+        }
+    });
+    out
+}
+
+/// `erf(x)` for `f32`: the rational approximation of Eigen and XLA (a few ulp), without
+/// branches or calls, so loops over it vectorise.
+#[inline]
+#[allow(clippy::excessive_precision)]
+fn erf(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = x2 * -2.726_142_258_013_06e-10 + 2.770_681_424_959_02e-08;
+    p = x2 * p + -2.101_024_020_825_08e-06;
+    p = x2 * p + -5.692_506_394_623_46e-05;
+    p = x2 * p + -7.349_906_303_268_55e-04;
+    p = x2 * p + -2.954_599_808_540_25e-03;
+    p = x2 * p + -1.609_603_332_624_15e-02;
+    p *= x;
+    let mut q = x2 * -1.456_607_184_649_96e-05 + -2.133_740_552_789_05e-04;
+    q = x2 * q + -1.682_826_974_382_03e-03;
+    q = x2 * q + -7.373_329_167_204_68e-03;
+    q = x2 * q + -1.426_473_905_141_89e-02;
+    p / q
+}
+
+/// GELU with the exact `erf` form, as BERT defines it.
+#[inline]
+fn gelu_erf(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// GELU with the `tanh` approximation.
+#[inline]
+fn gelu_tanh(x: f32) -> f32 {
+    let c = (2.0 / std::f32::consts::PI).sqrt();
+    0.5 * x * (1.0 + (c * (x + 0.044_715 * x * x * x)).tanh())
+}
+
+/// Multi-head self-attention of each sequence over its own tokens.
+///
+/// `qkv` has `3 * h` features per token (query, key, value, without their `bias`);
+/// returns the context, token-major `(tokens, h)`.
+#[must_use]
+pub fn attention(qkv: View, bias: &[f32], lens: &[usize], heads: usize, h: usize) -> Vec<f32> {
+    let total: usize = lens.iter().sum();
+    let d = h / heads;
+    #[allow(clippy::cast_precision_loss)]
+    let scale = 1.0 / (d as f32).sqrt();
+    let mut out = vec![0f32; total * h];
+    // Split the output by sequence, then run the sequences in parallel.
+    let mut parts = Vec::with_capacity(lens.len());
+    let (mut rest, mut first) = (out.as_mut_slice(), 0);
+    for &l in lens {
+        let (o, r) = rest.split_at_mut(l * h);
+        parts.push((o, first, l));
+        rest = r;
+        first += l;
+    }
+    parts.into_par_iter().for_each(|(out, first, l)| {
+        let mut q = vec![0f32; l * d];
+        let mut k = vec![0f32; l * d];
+        let mut v = vec![0f32; l * d];
+        let mut p = vec![0f32; l];
+        for head in 0..heads {
+            let (qo, ko, vo) = (head * d, h + head * d, 2 * h + head * d);
+            for t in 0..l {
+                let rows = t * d..(t + 1) * d;
+                qkv.gather_add(first + t, qo, &bias[qo..qo + d], &mut q[rows.clone()]);
+                qkv.gather_add(first + t, ko, &bias[ko..ko + d], &mut k[rows.clone()]);
+                qkv.gather_add(first + t, vo, &bias[vo..vo + d], &mut v[rows.clone()]);
+                q[rows].iter_mut().for_each(|x| *x *= scale);
+            }
+            for i in 0..l {
+                let qi = &q[i * d..(i + 1) * d];
+                let mut max = f32::NEG_INFINITY;
+                for (j, s) in p.iter_mut().enumerate() {
+                    *s = dot8(qi, &k[j * d..(j + 1) * d]);
+                    max = max.max(*s);
+                }
+                let mut sum = 0f32;
+                for s in &mut p {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                }
+                let inv = 1.0 / sum;
+                let o = &mut out[i * h + head * d..i * h + (head + 1) * d];
+                for (j, s) in p.iter().enumerate() {
+                    let w = s * inv;
+                    for (o, x) in o.iter_mut().zip(&v[j * d..(j + 1) * d]) {
+                        *o += w * x;
+                    }
+                }
+            }
+        }
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+
+    #[test]
+    fn erf_matches_the_reference_to_a_few_ulp() {
+        let mut worst = 0f64;
+        for i in -60_000..=60_000 {
+            let x = f64::from(i) * 1e-4;
+            #[allow(clippy::cast_possible_truncation)]
+            let got = f64::from(erf(x as f32));
+            let want = candle_core::cpu::erf::erf_f64(x);
+            worst = worst.max((got - want).abs());
+        }
+        assert!(worst < 1e-6, "max abs error {worst}");
+    }
+
+    #[test]
+    fn dot_and_sum_handle_remainders() {
+        let a: Vec<f32> = (0..11).map(|i| i as f32).collect();
+        assert_eq!(sum8(&a), 55.0);
+        assert_eq!(dot8(&a, &a), 385.0);
+    }
+
+    #[test]
+    fn activations_match_candle() {
+        let xs: Vec<f32> = (-50..50).map(|i| i as f32 * 0.13).collect();
+        let t = Tensor::new(xs.as_slice(), &Device::Cpu).unwrap();
+        let zero = vec![0f32; xs.len()];
+        for (act, want) in [
+            (HiddenAct::Gelu, t.gelu_erf().unwrap()),
+            (HiddenAct::GeluApproximate, t.gelu().unwrap()),
+            (HiddenAct::Relu, t.relu().unwrap()),
+        ] {
+            let got = activate(View::token_major(&xs, xs.len()), 1, &zero, act);
+            let want = want.to_vec1::<f32>().unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-6, "{act:?}: {g} vs {w}");
+            }
+        }
+    }
+
+    /// `(tokens, features)` test data and the same matrix stored feature-major.
+    fn both_layouts(tokens: usize, features: usize) -> (Vec<f32>, Vec<f32>) {
+        let rows: Vec<f32> = (0..tokens * features)
+            .map(|i| ((i * 7919) % 113) as f32 * 0.01 - 0.5)
+            .collect();
+        let mut columns = vec![0f32; rows.len()];
+        for t in 0..tokens {
+            for f in 0..features {
+                columns[f * tokens + t] = rows[t * features + f];
+            }
+        }
+        (rows, columns)
+    }
+
+    #[test]
+    fn every_pass_reads_both_layouts_alike() {
+        let (tokens, h, heads) = (7, 16, 4);
+        let lens = [3, 4];
+        let (rows, columns) = both_layouts(tokens, 3 * h);
+        let bias: Vec<f32> = (0..3 * h).map(|i| i as f32 * 0.001).collect();
+        let by_rows = attention(View::token_major(&rows, 3 * h), &bias, &lens, heads, h);
+        let by_columns = attention(
+            View::feature_major(&columns, tokens),
+            &bias,
+            &lens,
+            heads,
+            h,
+        );
+        assert_eq!(by_rows, by_columns);
+        assert!(by_rows.iter().any(|&x| x != 0.0));
+
+        let (rows, columns) = both_layouts(tokens, h);
+        let norm = Norm {
+            gamma: vec![1.5; h],
+            beta: vec![0.25; h],
+        };
+        let residual = vec![0.1f32; tokens * h];
+        let a = add_norm(
+            View::token_major(&rows, h),
+            &bias[..h],
+            &residual,
+            &norm,
+            1e-12,
+        );
+        let b = add_norm(
+            View::feature_major(&columns, tokens),
+            &bias[..h],
+            &residual,
+            &norm,
+            1e-12,
+        );
+        assert_eq!(a, b);
+        let a = activate(
+            View::token_major(&rows, h),
+            tokens,
+            &bias[..h],
+            HiddenAct::Gelu,
+        );
+        let b = activate(
+            View::feature_major(&columns, tokens),
+            tokens,
+            &bias[..h],
+            HiddenAct::Gelu,
+        );
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn attention_of_one_token_is_its_value() {
+        let (h, heads) = (8, 2);
+        let qkv: Vec<f32> = (0..3 * h).map(|i| i as f32).collect();
+        let zero = vec![0f32; 3 * h];
+        let out = attention(View::token_major(&qkv, 3 * h), &zero, &[1], heads, h);
+        assert_eq!(out, qkv[2 * h..].to_vec());
+    }
+}

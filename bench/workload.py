@@ -1,0 +1,114 @@
+"""The workload every embedding benchmark here runs, whatever serves it (stdlib only).
+
+Short English sentences of 10-20 tokens; batches of 1, 8 and 32 of them; 1, 2 and 8
+clients sending at once, each waiting for its answer before sending the next batch
+(closed loop). `sweep` runs one cell per (batch, concurrency) pair against any
+`call(texts) -> tokens` and measures throughput and latency; both the HTTP server
+benchmark and the sentence-transformers one use it, so they see the same texts.
+"""
+
+import statistics
+import threading
+import time
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "Sentence embeddings map text to dense vectors for semantic search.",
+    "A candle-based server can serve embeddings over plain HTTP requests.",
+    "Kubernetes schedules pods onto nodes according to their resource requests.",
+    "Rust gives memory safety without a garbage collector at run time.",
+    "She sold sea shells by the sea shore on a sunny afternoon.",
+    "What is the fastest way to compute cosine similarity in bulk?",
+    "Transformers use attention to weigh every token against every other.",
+]
+
+BATCHES = (1, 8, 32)
+CONCURRENCY = (1, 2, 8)
+
+
+def batch_of(size, offset=0):
+    """`size` sentences, cycling through `SENTENCES` from `offset` (neither system caches)."""
+    return [SENTENCES[(offset + i) % len(SENTENCES)] for i in range(size)]
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of a non-empty list."""
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def run_cell(make_call, batch, concurrency, seconds, warmup):
+    """Closed-loop load: `concurrency` threads, each with its own `make_call()`, send
+    batches of `batch` sentences for `warmup` seconds (not counted), then for `seconds`.
+    Returns a dict of measures."""
+    calls = [make_call() for _ in range(concurrency)]
+    lock = threading.Lock()
+    latencies, errors = [], []
+    # Per client: (sentences, tokens, first counted start, last counted finish). Summing
+    # each client's own rate counts a closed loop without edge effects from requests
+    # that straddle the window.
+    spans = []
+    start = time.perf_counter()
+    measure_from = start + warmup
+    stop = measure_from + seconds
+
+    def client(idx):
+        call = calls[idx]
+        n, mine, sentences, tokens, first, last = 0, [], 0, 0, None, None
+        try:
+            while True:
+                texts = batch_of(batch, offset=idx + n)
+                n += 1
+                t0 = time.perf_counter()
+                if t0 >= stop:
+                    break
+                used = call(texts)
+                t1 = time.perf_counter()
+                if t0 >= measure_from:
+                    mine.append((t1 - t0) * 1000)
+                    sentences += len(texts)
+                    tokens += used
+                    first = t0 if first is None else first
+                    last = t1
+        except Exception as e:  # noqa: BLE001 - reported, and the run fails
+            with lock:
+                errors.append(repr(e))
+            return
+        with lock:
+            latencies.extend(mine)
+            if mine:
+                spans.append((sentences, tokens, first, last))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"batch {batch}, concurrency {concurrency}: {errors[0]}")
+    if not latencies:
+        raise RuntimeError(f"batch {batch}, concurrency {concurrency}: no request finished")
+    return {
+        "batch": batch,
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "sentences_per_s": sum(s / (t1 - t0) for s, _, t0, t1 in spans),
+        "tokens_per_s": sum(k / (t1 - t0) for _, k, t0, t1 in spans),
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "mean_ms": statistics.fmean(latencies),
+    }
+
+
+def sweep(make_call, seconds=3.0, warmup=0.5, batches=BATCHES, concurrency=CONCURRENCY, log=None):
+    """Every (batch, concurrency) cell in turn."""
+    rows = []
+    for b in batches:
+        for c in concurrency:
+            row = run_cell(make_call, b, c, seconds, warmup)
+            if log:
+                log(f"  batch {b:2d} x {c} clients: {row['sentences_per_s']:7.0f} sentences/s, "
+                    f"p50 {row['p50_ms']:6.1f} ms, p99 {row['p99_ms']:6.1f} ms")
+            rows.append(row)
+    return rows
