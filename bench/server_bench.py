@@ -4,13 +4,15 @@ PyTorch CPU, same sentences, same machine, one run.
 
 1. Starts the given server binary with the real all-MiniLM-L6-v2 on a free port and
    measures start-to-ready and resident memory once loaded and idle.
-2. Runs the workload of bench/workload.py against it over keep-alive HTTP connections
-   (`POST /v1/embeddings`, base64 vectors, as the OpenAI SDKs ask): batches of 1, 8 and
-   32 short sentences from 1, 2 and 8 clients at once; sentences/s, tokens/s, p50/p99.
-3. Stops the server (so the two never share the cores), then runs bench/st_bench.py in a
-   throwaway venv holding sentence-transformers and torch from PyPI (created on first
-   use, about 6 GB; `--st-venv` says where), on the same workload in-process.
-4. Prints one Markdown table with both and the ratio; `--json FILE` keeps the raw rows.
+2. Starts bench/st_bench.py --serve in a throwaway venv holding sentence-transformers and
+   torch from PyPI (created on first use, about 6 GB; `--st-venv` says where).
+3. Runs the workload of bench/workload.py: batches of 1, 8 and 32 short sentences from
+   1, 2 and 8 clients at once, each cell first against the server over keep-alive HTTP
+   (`POST /v1/embeddings`, base64 vectors, as the OpenAI SDKs ask), then against
+   sentence-transformers in-process. Only one of the two works at a time; alternating
+   cell by cell keeps a shared machine's drifting speed from favouring either.
+4. Prints one Markdown table with sentences/s, tokens/s, p50/p99 and the ratio;
+   `--json FILE` keeps the raw rows.
 
 Usage: server_bench.py BINARY MODEL_DIR [--threads 2] [--seconds 3] [--st-venv DIR] [--no-st]
 """
@@ -78,7 +80,8 @@ class Client:
         return out["usage"]["prompt_tokens"]
 
 
-def bench_server(args):
+def start_server(args):
+    """Starts the server; returns (process, port, config file, ready seconds, idle MiB)."""
     port, metrics_port = free_port(), free_port()
     env = dict(os.environ, AKIDB_MODEL_DIR=args.model_dir, AKIDB_REST_PORT=str(port),
                AKIDB_HOST="127.0.0.1", RAYON_NUM_THREADS=str(args.threads), RUST_LOG="warn")
@@ -86,34 +89,24 @@ def bench_server(args):
         cfg.write(f"[observability]\nmetrics_port = {metrics_port}\n")
     start = time.perf_counter()
     proc = subprocess.Popen([args.binary, "--config", cfg.name], env=env, stdout=subprocess.DEVNULL)
-    try:
-        ready_s = None
-        while time.perf_counter() - start < 60:
-            if proc.poll() is not None:
-                sys.exit(f"server exited with {proc.returncode}")
-            try:
-                if Client(port).get("/health/ready") == 200:
-                    ready_s = time.perf_counter() - start
-                    break
-            except OSError:
-                pass
-            time.sleep(0.005)
-        if ready_s is None:
-            sys.exit("server not ready within 60 s")
-        time.sleep(1.0)
-        idle_rss = status_mib(proc.pid, "VmRSS")
-        log(f"akidb-embed: ready in {ready_s:.2f} s, {idle_rss:.0f} MiB resident when idle")
-        warm = Client(port)
-        for b in workload.BATCHES:
-            warm.embed(workload.batch_of(b))
-        rows = workload.sweep(lambda: Client(port).embed, seconds=args.seconds, log=log)
-        peak_rss = status_mib(proc.pid, "VmHWM")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        os.unlink(cfg.name)
-    return {"name": "akidb-embed (over HTTP)", "ready_s": ready_s, "idle_rss_mib": idle_rss,
-            "peak_rss_mib": peak_rss, "exit": proc.returncode, "rows": rows}
+    ready_s = None
+    while time.perf_counter() - start < 60:
+        if proc.poll() is not None:
+            sys.exit(f"server exited with {proc.returncode}")
+        try:
+            if Client(port).get("/health/ready") == 200:
+                ready_s = time.perf_counter() - start
+                break
+        except OSError:
+            pass
+        time.sleep(0.005)
+    if ready_s is None:
+        proc.kill()
+        sys.exit("server not ready within 60 s")
+    time.sleep(1.0)
+    idle_rss = status_mib(proc.pid, "VmRSS")
+    log(f"akidb-embed: ready in {ready_s:.2f} s, {idle_rss:.0f} MiB resident when idle")
+    return proc, port, cfg.name, ready_s, idle_rss
 
 
 def st_python(venv):
@@ -128,14 +121,69 @@ def st_python(venv):
     return py
 
 
-def bench_st(args):
-    py = st_python(args.st_venv)
-    log("sentence-transformers:")
-    out = subprocess.run(
-        [py, os.path.join(os.path.dirname(os.path.abspath(__file__)), "st_bench.py"), args.model_dir,
-         "--threads", str(args.threads), "--seconds", str(args.seconds)],
-        check=True, stdout=subprocess.PIPE, text=True, env=dict(os.environ, TQDM_DISABLE="1"))
-    return json.loads(out.stdout.strip().splitlines()[-1])
+class StWorker:
+    """bench/st_bench.py --serve: one cell per request, in its own venv's python."""
+
+    def __init__(self, args):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "st_bench.py")
+        self.proc = subprocess.Popen(
+            [st_python(args.st_venv), script, os.path.join(args.model_dir, "all-MiniLM-L6-v2"),
+             "--threads", str(args.threads), "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=dict(os.environ, TQDM_DISABLE="1"))
+        self.header = self._answer()
+
+    def _answer(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit(f"sentence-transformers worker exited with {self.proc.wait()}")
+        return json.loads(line)
+
+    def cell(self, batch, clients, seconds, warmup):
+        self.proc.stdin.write(f"{batch} {clients} {seconds} {warmup}\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def run(args):
+    proc, port, cfg, ready_s, idle_rss = start_server(args)
+    st = None
+    try:
+        if not args.no_st:
+            st = StWorker(args)
+        warm = Client(port)
+        for b in workload.BATCHES:
+            warm.embed(workload.batch_of(b))
+        rows, st_rows = [], []
+        for b in workload.BATCHES:
+            for c in workload.CONCURRENCY:
+                r = workload.run_cell(lambda: Client(port).embed, b, c, args.seconds, 0.5)
+                rows.append(r)
+                msg = (f"batch {b:2d} x {c} clients: akidb-embed {r['sentences_per_s']:5.0f} sentences/s, "
+                       f"p50 {r['p50_ms']:6.1f} ms")
+                if st:
+                    s = st.cell(b, c, args.seconds, 0.5)
+                    st_rows.append(s)
+                    msg += (f"; sentence-transformers {s['sentences_per_s']:5.0f} sentences/s, "
+                            f"p50 {s['p50_ms']:6.1f} ms")
+                log(msg)
+        peak_rss = status_mib(proc.pid, "VmHWM")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        os.unlink(cfg)
+        if st:
+            st.close()
+    server = {"name": "akidb-embed (over HTTP)", "ready_s": ready_s, "idle_rss_mib": idle_rss,
+              "peak_rss_mib": peak_rss, "exit": proc.returncode, "rows": rows}
+    st_result = None
+    if st:
+        st_result = dict(st.header, rows=st_rows, peak_rss_mib=max(r["peak_rss_mib"] for r in st_rows))
+    return server, st_result
 
 
 def table(server, st):
@@ -177,8 +225,7 @@ def main():
     args = ap.parse_args()
 
     log(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs")
-    server = bench_server(args)
-    st = None if args.no_st else bench_st(args)
+    server, st = run(args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"server": server, "sentence_transformers": st}, f, indent=1)

@@ -3,10 +3,14 @@
 
 Runs the workload of bench/workload.py in-process (no HTTP, which favours it) with
 `torch.set_num_threads(THREADS)`, and prints one JSON object: versions, resident memory
-and the rows of the sweep. `bench/server_bench.py` runs it in a throwaway venv and prints
-the ratios; run it alone with
+and the rows of the sweep. Run it alone with
 
     VENV/bin/python bench/st_bench.py MODEL_DIR [--threads 2] [--seconds 3]
+
+With `--serve` it loads the model, prints a JSON header line, then runs one cell per line
+of stdin (`BATCH CLIENTS SECONDS WARMUP`) and answers each with a JSON line: that is how
+`bench/server_bench.py` alternates the two systems cell by cell, so a shared machine's
+drifting speed hits both alike.
 
 Concurrent clients are served one `encode` at a time (a lock), as one sentence-transformers
 worker serves requests; `--parallel` lets every client into PyTorch at once instead
@@ -35,6 +39,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--parallel", action="store_true", help="no lock around encode")
+    ap.add_argument("--serve", action="store_true", help="run the cells asked for on stdin")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -60,11 +65,20 @@ def main():
 
     for b in workload.BATCHES:
         make_call()(workload.batch_of(b))
+    name = f"sentence-transformers {st_version} / torch {torch.__version__}"
+    if args.serve:
+        print(json.dumps({"name": name, "threads": args.threads}), flush=True)
+        for line in sys.stdin:
+            batch, clients, seconds, warmup = line.split()
+            row = workload.run_cell(make_call, int(batch), int(clients), float(seconds), float(warmup))
+            row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(json.dumps(row), flush=True)
+        return
     rows = workload.sweep(make_call, seconds=args.seconds, warmup=args.warmup,
                           log=lambda line: print(line, file=sys.stderr))
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
-        "name": f"sentence-transformers {st_version} / torch {torch.__version__}",
+        "name": name,
         "threads": args.threads,
         "parallel": args.parallel,
         "peak_rss_mib": rss_mib,
