@@ -1,6 +1,5 @@
 //! Criterion benchmark of the encoder's forward pass, in-process (no HTTP, no queue):
-//! the real all-MiniLM-L6-v2 on batches of 1, 8 and 32 short sentences, and both orders
-//! of the matrix products on either side of the switch-over.
+//! the real all-MiniLM-L6-v2 on batches of 1, 8 and 32 short sentences.
 //!
 //! ```text
 //! RAYON_NUM_THREADS=2 cargo bench -p app --bench forward
@@ -13,7 +12,6 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use app::ModelId;
-use app::server::bert::ProductOrder;
 use app::server::model::{self, Encoder, TextTokenizer};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -61,26 +59,6 @@ fn forward(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("sentences", batch), &seqs, |b, seqs| {
             b.iter(|| encoder.embed(black_box(seqs)).expect("forward"));
         });
-    }
-    group.finish();
-
-    let mut group = c.benchmark_group("product_order");
-    for batch in [1usize, 2, 4] {
-        let ids = batch_ids(&tokenizer, batch);
-        let seqs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
-        let tokens: usize = ids.iter().map(Vec::len).sum();
-        for (name, order) in [
-            ("token_major", ProductOrder::TokenMajor),
-            ("feature_major", ProductOrder::FeatureMajor),
-        ] {
-            group.bench_with_input(
-                BenchmarkId::new(name, format!("{tokens}_tokens")),
-                &seqs,
-                |b, seqs| {
-                    b.iter(|| encoder.embed_in(black_box(seqs), order).expect("forward"));
-                },
-            );
-        }
     }
     group.finish();
 }

@@ -2,7 +2,7 @@
 //! all-MiniLM-L6-v2 and embeds a fixed batch of short sentences N times.
 //!
 //! ```text
-//! cargo run --release -p app --example forward -- [iterations] [batch] [auto|token|feature]
+//! cargo run --release -p app --example forward -- [iterations] [batch]
 //! valgrind --tool=callgrind target/release/examples/forward 3 32
 //! ```
 //!
@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use app::ModelId;
-use app::server::bert::ProductOrder;
 use app::server::model;
 
 #[path = "../benches/common/sentences.rs"]
@@ -24,12 +23,6 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let iterations: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
-    let order = match args.next().as_deref() {
-        None | Some("auto") => ProductOrder::Auto,
-        Some("token") => ProductOrder::TokenMajor,
-        Some("feature") => ProductOrder::FeatureMajor,
-        Some(other) => panic!("order must be auto, token or feature, not {other}"),
-    };
     let dir = std::env::var_os("AKIDB_MODEL_DIR").map_or_else(
         || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.models")),
         PathBuf::from,
@@ -50,7 +43,7 @@ fn main() {
     let mut check = 0f32;
     for _ in 0..iterations {
         let t = Instant::now();
-        let out = encoder.embed_in(&sorted, order).expect("forward");
+        let out = encoder.embed(&sorted).expect("forward");
         times.push(t.elapsed().as_secs_f64());
         check += out[0][0];
     }
@@ -59,7 +52,7 @@ fn main() {
     #[allow(clippy::cast_precision_loss)]
     let per_s = batch as f64 / median;
     println!(
-        "batch {batch} ({tokens} tokens, max {}, {order:?}): median {:.2} ms, min {:.2} ms, {per_s:.0} sentences/s (check {check:.4})",
+        "batch {batch} ({tokens} tokens, max {}): median {:.2} ms, min {:.2} ms, {per_s:.0} sentences/s (check {check:.4})",
         sorted.last().map_or(0, |s| s.len()),
         median * 1e3,
         times[0] * 1e3,

@@ -9,39 +9,16 @@
 //!   them;
 //! - biases are folded into the pass that follows each product (attention, GELU,
 //!   residual + layer norm, in [`super::kernels`]), which run on the rayon pool in plain
-//!   Rust, where candle's element-wise operations are single-threaded and make one pass
-//!   each;
-//! - a pass of few tokens multiplies the other way round, `W^T @ x^T`: the big weight
-//!   matrix is then the left operand, which gemm reads in place, where as the right
-//!   operand it is read in strided panels of six columns. For one 16-token sentence the
-//!   whole pass is ~4% faster; past [`FEATURE_MAJOR_MAX_TOKENS`] tokens the usual order
-//!   wins, as the passes' strided reads of a wide feature-major matrix leave the cache.
+//!   Rust, vectorised for the CPU at run time, where candle's element-wise operations
+//!   are single-threaded and make one pass each.
 //!
 //! Matrix products stay with candle (its `gemm`).
 
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::{Config, HiddenAct};
 
-use super::kernels::{self, Norm, View};
+use super::kernels::{self, Norm};
 use super::weights::{Weights, WeightsError};
-
-/// Passes of at most this many tokens compute their products as `W^T @ x^T`. Measured
-/// with all-MiniLM-L6-v2 on this project's 2-core AVX2 machine
-/// (`examples/forward ITERATIONS BATCH token|feature`, `docs/performance.md`): faster at
-/// 16 tokens, even at 32, slower from 66.
-pub const FEATURE_MAJOR_MAX_TOKENS: usize = 32;
-
-/// The order of the matrix products in a forward pass. Both give the same vectors (to
-/// float rounding); only the speed differs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProductOrder {
-    /// Feature-major up to [`FEATURE_MAJOR_MAX_TOKENS`] tokens, token-major above.
-    Auto,
-    /// `x @ W`: one row per token.
-    TokenMajor,
-    /// `W^T @ x^T`: one row per feature.
-    FeatureMajor,
-}
 
 struct Layer {
     qkv_w: Tensor,
@@ -222,7 +199,7 @@ impl Bert {
     /// # Errors
     /// A token id past the vocabulary, a sequence longer than the position table, or a
     /// tensor operation failed.
-    pub fn forward(&self, seqs: &[&[u32]], order: ProductOrder) -> candle_core::Result<Vec<f32>> {
+    pub fn forward(&self, seqs: &[&[u32]]) -> candle_core::Result<Vec<f32>> {
         let h = self.hidden;
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         let total: usize = lens.iter().sum();
@@ -250,11 +227,6 @@ impl Bert {
         }
         kernels::norm_rows(&mut x, &self.emb_norm, self.eps);
         let product = Product {
-            feature_major: match order {
-                ProductOrder::Auto => total <= FEATURE_MAJOR_MAX_TOKENS,
-                ProductOrder::TokenMajor => false,
-                ProductOrder::FeatureMajor => true,
-            },
             tokens: total,
             device: &self.device,
         };
@@ -269,7 +241,7 @@ impl Bert {
                 })
             })?;
             let up = product.run(&attn, &layer.up_w, |up| {
-                Ok(kernels::activate(up, total, &layer.up_b, self.act))
+                Ok(kernels::activate(up, &layer.up_b, self.act))
             })?;
             x = product.run(&up, &layer.down_w, |down| {
                 with_slice(&attn, |res| {
@@ -281,10 +253,8 @@ impl Bert {
     }
 }
 
-/// How one forward pass multiplies its token-major activations by the weights.
+/// How one forward pass multiplies its activations, one row per token, by the weights.
 struct Product<'a> {
-    /// `W^T @ x^T`, giving one row per feature, rather than `x @ W`.
-    feature_major: bool,
     tokens: usize,
     device: &'a Device,
 }
@@ -296,22 +266,15 @@ impl Product<'_> {
         Tensor::from_vec(data, (self.tokens, features), self.device)
     }
 
-    /// `then(x @ w)` as a token-major tensor, where `x` is token-major `(tokens, in)`
-    /// and `w` is `(in, out)`.
+    /// `then(x @ w)` as a tensor, where `x` is `(tokens, in)` and `w` is `(in, out)`.
     fn run(
         &self,
         x: &Tensor,
         w: &Tensor,
-        then: impl FnOnce(View) -> candle_core::Result<Vec<f32>>,
+        then: impl FnOnce(&[f32]) -> candle_core::Result<Vec<f32>>,
     ) -> candle_core::Result<Tensor> {
-        let out = if self.feature_major {
-            let y = w.t()?.matmul(&x.t()?)?;
-            with_slice(&y, |y| then(View::feature_major(y, self.tokens)))??
-        } else {
-            let y = x.matmul(w)?;
-            let width = w.dim(1)?;
-            with_slice(&y, |y| then(View::token_major(y, width)))??
-        };
+        let y = x.matmul(w)?;
+        let out = with_slice(&y, then)??;
         self.tensor(out)
     }
 }

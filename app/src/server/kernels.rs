@@ -1,11 +1,8 @@
 //! The encoder's passes between matrix products, in plain Rust on the rayon pool:
 //! attention per sequence, bias + activation, bias + residual + layer norm.
 //!
-//! Each pass reads a product's output through a [`View`], which may be token-major
-//! (`x @ W`, one row per token) or feature-major (`W^T @ x^T`, one row per feature: the
-//! faster product for a few tokens, see [`super::bert`]), and writes a new token-major
-//! matrix. Reading either layout here costs nothing extra, where transposing a
-//! candle tensor would be one more pass over it.
+//! Every matrix here has one row per token, the tokens of all sequences of a batch
+//! stacked.
 
 use candle_transformers::models::bert::HiddenAct;
 use rayon::prelude::*;
@@ -13,53 +10,11 @@ use rayon::prelude::*;
 /// Rows per rayon task in the row-wise passes: enough work per task to pay for the split.
 const ROWS_PER_TASK: usize = 16;
 
-/// A matrix of `tokens` rows by some number of features, read with strides: element
-/// `(token, feature)` is `data[token * token_stride + feature * feature_stride]`.
-#[derive(Clone, Copy)]
-pub struct View<'a> {
-    data: &'a [f32],
-    token_stride: usize,
-    feature_stride: usize,
-}
-
-impl<'a> View<'a> {
-    /// `data` holds one row of `features` per token.
-    #[must_use]
-    pub fn token_major(data: &'a [f32], features: usize) -> Self {
-        View {
-            data,
-            token_stride: features,
-            feature_stride: 1,
-        }
-    }
-
-    /// `data` holds one row of `tokens` per feature.
-    #[must_use]
-    pub fn feature_major(data: &'a [f32], tokens: usize) -> Self {
-        View {
-            data,
-            token_stride: 1,
-            feature_stride: tokens,
-        }
-    }
-
-    /// `out = x[token, first..first + out.len()] + bias`.
-    ///
-    /// Adding the bias here keeps these short copies from becoming calls to `memcpy`.
-    #[inline(always)]
-    fn gather_add(&self, token: usize, first: usize, bias: &[f32], out: &mut [f32]) {
-        let start = token * self.token_stride + first * self.feature_stride;
-        if self.feature_stride == 1 {
-            let row = &self.data[start..start + out.len()];
-            for ((o, x), b) in out.iter_mut().zip(row).zip(bias) {
-                *o = x + b;
-            }
-        } else {
-            let column = self.data[start..].iter().step_by(self.feature_stride);
-            for ((o, x), b) in out.iter_mut().zip(column).zip(bias) {
-                *o = x + b;
-            }
-        }
+/// `out = x + bias`.
+#[inline(always)]
+fn add_into(out: &mut [f32], x: &[f32], bias: &[f32]) {
+    for ((o, x), b) in out.iter_mut().zip(x).zip(bias) {
+        *o = x + b;
     }
 }
 
@@ -183,7 +138,7 @@ pub fn norm_rows(x: &mut [f32], norm: &Norm, eps: f32) {
 }
 
 struct AddNorm<'a> {
-    x: View<'a>,
+    x: &'a [f32],
     bias: &'a [f32],
     residual: &'a [f32],
     norm: &'a Norm,
@@ -194,7 +149,7 @@ impl RowOp for AddNorm<'_> {
     #[inline(always)]
     fn row(&self, t: usize, out: &mut [f32]) {
         let h = out.len();
-        self.x.gather_add(t, 0, self.bias, out);
+        add_into(out, &self.x[t * h..(t + 1) * h], self.bias);
         for (v, r) in out.iter_mut().zip(&self.residual[t * h..(t + 1) * h]) {
             *v += r;
         }
@@ -202,10 +157,9 @@ impl RowOp for AddNorm<'_> {
     }
 }
 
-/// `layer_norm(x + bias + residual)` row by row, into a new token-major matrix;
-/// `residual` is token-major.
+/// `layer_norm(x + bias + residual)` row by row, into a new matrix.
 #[must_use]
-pub fn add_norm(x: View, bias: &[f32], residual: &[f32], norm: &Norm, eps: f32) -> Vec<f32> {
+pub fn add_norm(x: &[f32], bias: &[f32], residual: &[f32], norm: &Norm, eps: f32) -> Vec<f32> {
     let mut out = vec![0f32; residual.len()];
     let op = AddNorm {
         x,
@@ -219,7 +173,7 @@ pub fn add_norm(x: View, bias: &[f32], residual: &[f32], norm: &Norm, eps: f32) 
 }
 
 struct Activate<'a> {
-    x: View<'a>,
+    x: &'a [f32],
     bias: &'a [f32],
     act: HiddenAct,
 }
@@ -227,7 +181,8 @@ struct Activate<'a> {
 impl RowOp for Activate<'_> {
     #[inline(always)]
     fn row(&self, t: usize, out: &mut [f32]) {
-        self.x.gather_add(t, 0, self.bias, out);
+        let n = out.len();
+        add_into(out, &self.x[t * n..(t + 1) * n], self.bias);
         match self.act {
             HiddenAct::Gelu => out.iter_mut().for_each(|o| *o = gelu_erf(*o)),
             HiddenAct::GeluApproximate => out.iter_mut().for_each(|o| *o = gelu_tanh(*o)),
@@ -236,10 +191,10 @@ impl RowOp for Activate<'_> {
     }
 }
 
-/// `act(x + bias)` row by row for `tokens` rows, into a new token-major matrix.
+/// `act(x + bias)` row by row, into a new matrix.
 #[must_use]
-pub fn activate(x: View, tokens: usize, bias: &[f32], act: HiddenAct) -> Vec<f32> {
-    let mut out = vec![0f32; tokens * bias.len()];
+pub fn activate(x: &[f32], bias: &[f32], act: HiddenAct) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
     par_rows(&mut out, bias.len(), &Activate { x, bias, act });
     out
 }
@@ -280,10 +235,10 @@ fn gelu_tanh(x: f32) -> f32 {
 
 /// Multi-head self-attention of each sequence over its own tokens.
 ///
-/// `qkv` has `3 * h` features per token (query, key, value, without their `bias`);
-/// returns the context, token-major `(tokens, h)`.
+/// `qkv` has a row of `3 * h` per token (query, key, value, without their `bias`);
+/// returns the context rows `(tokens, h)`.
 #[must_use]
-pub fn attention(qkv: View, bias: &[f32], lens: &[usize], heads: usize, h: usize) -> Vec<f32> {
+pub fn attention(qkv: &[f32], bias: &[f32], lens: &[usize], heads: usize, h: usize) -> Vec<f32> {
     let total: usize = lens.iter().sum();
     let d = h / heads;
     #[allow(clippy::cast_precision_loss)]
@@ -316,7 +271,7 @@ pub fn attention(qkv: View, bias: &[f32], lens: &[usize], heads: usize, h: usize
 
 /// Attention of one sequence, as a pulp task for the same reason as [`RowOp`].
 struct Attend<'a> {
-    qkv: View<'a>,
+    qkv: &'a [f32],
     bias: &'a [f32],
     heads: usize,
     h: usize,
@@ -352,9 +307,10 @@ impl pulp::WithSimd for Attend<'_> {
             let (qo, ko, vo) = (head * d, h + head * d, 2 * h + head * d);
             for t in 0..l {
                 let rows = t * d..(t + 1) * d;
-                qkv.gather_add(first + t, qo, &bias[qo..qo + d], &mut q[rows.clone()]);
-                qkv.gather_add(first + t, ko, &bias[ko..ko + d], &mut k[rows.clone()]);
-                qkv.gather_add(first + t, vo, &bias[vo..vo + d], &mut v[rows.clone()]);
+                let row = &qkv[(first + t) * 3 * h..(first + t + 1) * 3 * h];
+                add_into(&mut q[rows.clone()], &row[qo..qo + d], &bias[qo..qo + d]);
+                add_into(&mut k[rows.clone()], &row[ko..ko + d], &bias[ko..ko + d]);
+                add_into(&mut v[rows.clone()], &row[vo..vo + d], &bias[vo..vo + d]);
                 q[rows].iter_mut().for_each(|x| *x *= scale);
             }
             for i in 0..l {
@@ -417,7 +373,7 @@ mod tests {
             (HiddenAct::GeluApproximate, t.gelu().unwrap()),
             (HiddenAct::Relu, t.relu().unwrap()),
         ] {
-            let got = activate(View::token_major(&xs, xs.len()), 1, &zero, act);
+            let got = activate(&xs, &zero, act);
             let want = want.to_vec1::<f32>().unwrap();
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-6, "{act:?}: {g} vs {w}");
@@ -425,79 +381,12 @@ mod tests {
         }
     }
 
-    /// `(tokens, features)` test data and the same matrix stored feature-major.
-    fn both_layouts(tokens: usize, features: usize) -> (Vec<f32>, Vec<f32>) {
-        let rows: Vec<f32> = (0..tokens * features)
-            .map(|i| ((i * 7919) % 113) as f32 * 0.01 - 0.5)
-            .collect();
-        let mut columns = vec![0f32; rows.len()];
-        for t in 0..tokens {
-            for f in 0..features {
-                columns[f * tokens + t] = rows[t * features + f];
-            }
-        }
-        (rows, columns)
-    }
-
-    #[test]
-    fn every_pass_reads_both_layouts_alike() {
-        let (tokens, h, heads) = (7, 16, 4);
-        let lens = [3, 4];
-        let (rows, columns) = both_layouts(tokens, 3 * h);
-        let bias: Vec<f32> = (0..3 * h).map(|i| i as f32 * 0.001).collect();
-        let by_rows = attention(View::token_major(&rows, 3 * h), &bias, &lens, heads, h);
-        let by_columns = attention(
-            View::feature_major(&columns, tokens),
-            &bias,
-            &lens,
-            heads,
-            h,
-        );
-        assert_eq!(by_rows, by_columns);
-        assert!(by_rows.iter().any(|&x| x != 0.0));
-
-        let (rows, columns) = both_layouts(tokens, h);
-        let norm = Norm {
-            gamma: vec![1.5; h],
-            beta: vec![0.25; h],
-        };
-        let residual = vec![0.1f32; tokens * h];
-        let a = add_norm(
-            View::token_major(&rows, h),
-            &bias[..h],
-            &residual,
-            &norm,
-            1e-12,
-        );
-        let b = add_norm(
-            View::feature_major(&columns, tokens),
-            &bias[..h],
-            &residual,
-            &norm,
-            1e-12,
-        );
-        assert_eq!(a, b);
-        let a = activate(
-            View::token_major(&rows, h),
-            tokens,
-            &bias[..h],
-            HiddenAct::Gelu,
-        );
-        let b = activate(
-            View::feature_major(&columns, tokens),
-            tokens,
-            &bias[..h],
-            HiddenAct::Gelu,
-        );
-        assert_eq!(a, b);
-    }
-
     #[test]
     fn attention_of_one_token_is_its_value() {
         let (h, heads) = (8, 2);
         let qkv: Vec<f32> = (0..3 * h).map(|i| i as f32).collect();
         let zero = vec![0f32; 3 * h];
-        let out = attention(View::token_major(&qkv, 3 * h), &zero, &[1], heads, h);
+        let out = attention(&qkv, &zero, &[1], heads, h);
         assert_eq!(out, qkv[2 * h..].to_vec());
     }
 }

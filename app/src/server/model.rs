@@ -10,7 +10,7 @@ use candle_transformers::models::bert::Config as BertConfig;
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::bert::{Bert, ProductOrder};
+use super::bert::Bert;
 use super::pooling::{Pooling, PoolingError};
 use super::weights::{Weights, WeightsError};
 use crate::ModelId;
@@ -207,21 +207,8 @@ impl Encoder {
     /// # Errors
     /// A tensor operation failed.
     pub fn embed(&self, seqs: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
-        self.embed_in(seqs, ProductOrder::Auto)
-    }
-
-    /// [`Encoder::embed`] with the matrix products in the given order (for tests and
-    /// benchmarks; the server always uses [`ProductOrder::Auto`]).
-    ///
-    /// # Errors
-    /// As [`Encoder::embed`].
-    pub fn embed_in(
-        &self,
-        seqs: &[&[u32]],
-        order: ProductOrder,
-    ) -> candle_core::Result<Vec<Vec<f32>>> {
         let h = self.bert.hidden();
-        let states = self.bert.forward(seqs, order)?;
+        let states = self.bert.forward(seqs)?;
         let mut at = 0;
         Ok(seqs
             .iter()
