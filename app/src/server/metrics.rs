@@ -47,7 +47,7 @@ pub struct Metrics {
     pub queue_wait: HistogramFamily<ModelLabels>,
     /// Sequences per forward pass.
     pub batch_size: HistogramFamily<ModelLabels>,
-    /// Padded tokens per forward pass.
+    /// Tokens per forward pass.
     pub batch_tokens: HistogramFamily<ModelLabels>,
     /// Forward pass duration, seconds.
     pub batch_duration: HistogramFamily<ModelLabels>,
@@ -126,7 +126,7 @@ impl Metrics {
         );
         registry.register(
             "batch_tokens",
-            "Padded tokens per forward pass",
+            "Tokens per forward pass",
             batch_tokens.clone(),
         );
         registry.register(

@@ -2,7 +2,7 @@
 //!
 //! Requests arrive as token ids; the thread takes as many as fit the token budget,
 //! sorts their sequences by length, runs forward passes of at most `max_batch_tokens`
-//! padded tokens, and answers each request with plain `Vec<f32>`s. A request whose
+//! tokens (the encoder never pads, so a pass costs its tokens' sum), and answers each request with plain `Vec<f32>`s. A request whose
 //! client has gone is dropped before it costs compute. Nothing here runs on the async
 //! runtime.
 
@@ -159,11 +159,13 @@ impl Actor {
                 break;
             }
             let mut chunk = Vec::new();
+            let mut tokens = 0;
             while let Some(&(j, i)) = todo.front() {
                 let len = jobs[j].ids[i].len().max(1);
-                if !chunk.is_empty() && (chunk.len() + 1) * len > self.max_batch_tokens {
+                if !chunk.is_empty() && tokens + len > self.max_batch_tokens {
                     break;
                 }
+                tokens += len;
                 chunk.push((j, i));
                 todo.pop_front();
             }
@@ -171,7 +173,6 @@ impl Actor {
                 .iter()
                 .map(|&(j, i)| jobs[j].ids[i].as_slice())
                 .collect();
-            let padded = seqs.iter().map(|s| s.len()).max().unwrap_or(0) * seqs.len();
             let pass = Instant::now();
             // A panic inside candle must not kill the compute thread: it becomes a 500 for
             // the requests of this batch and the thread goes on.
@@ -212,7 +213,7 @@ impl Actor {
                 self.metrics
                     .batch_tokens
                     .get_or_create(&labels)
-                    .observe(padded as f64);
+                    .observe(tokens as f64);
             }
         }
         for (job, vectors) in jobs.into_iter().zip(results) {
