@@ -222,20 +222,23 @@ impl Encoder {
 }
 
 fn read(model: ModelId, path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            LoadError::Missing {
-                model,
-                path: path.to_owned(),
-            }
-        } else {
-            LoadError::Read {
-                model,
-                path: path.to_owned(),
-                source,
-            }
+    std::fs::read(path).map_err(|source| io_error(model, path, source))
+}
+
+/// A file of the model that could not be read: missing, or unreadable.
+fn io_error(model: ModelId, path: &Path, source: std::io::Error) -> LoadError {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        LoadError::Missing {
+            model,
+            path: path.to_owned(),
         }
-    })
+    } else {
+        LoadError::Read {
+            model,
+            path: path.to_owned(),
+            source,
+        }
+    }
 }
 
 fn json<T: serde::de::DeserializeOwned>(model: ModelId, path: &Path) -> Result<T, LoadError> {
@@ -316,11 +319,7 @@ pub fn load(
         source,
     };
     let from_weights = |e: WeightsError| match e {
-        WeightsError::Io(source) => LoadError::Read {
-            model: id,
-            path: weights_path.clone(),
-            source,
-        },
+        WeightsError::Io(source) => io_error(id, &weights_path, source),
         WeightsError::Invalid(message) => weights_err(candle_core::Error::Msg(message)),
     };
     let mut weights = Weights::read(&weights_path).map_err(from_weights)?;

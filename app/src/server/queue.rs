@@ -2,9 +2,9 @@
 //!
 //! Requests arrive as token ids; the thread takes as many as fit the token budget,
 //! sorts their sequences by length, runs forward passes of at most `max_batch_tokens`
-//! tokens (the encoder never pads, so a pass costs its tokens' sum), and answers each request with plain `Vec<f32>`s. A request whose
-//! client has gone is dropped before it costs compute. Nothing here runs on the async
-//! runtime.
+//! tokens (the encoder never pads, so a pass costs the sum of its sequences' lengths),
+//! and answers each request with plain `Vec<f32>`s. A request whose client has gone is
+//! dropped before it costs compute. Nothing here runs on the async runtime.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

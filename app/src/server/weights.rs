@@ -136,16 +136,15 @@ impl Weights {
                     entry.shape, entry.dtype
                 )));
             }
-            let gap = (start - at) as u64;
-            if io::copy(&mut (&mut r).take(gap), &mut io::sink())? != gap {
-                return Err(invalid(format!("the file ends before tensor `{name}`")));
-            }
+            skip(
+                &mut r,
+                start - at,
+                &format!("the file ends before tensor `{name}`"),
+            )?;
             at = end;
             let Some(dtype) = Dtype::parse(&entry.dtype) else {
-                let len = (count * size) as u64;
-                if io::copy(&mut (&mut r).take(len), &mut io::sink())? != len {
-                    return Err(invalid(format!("the file ends inside tensor `{name}`")));
-                }
+                let inside = format!("the file ends inside tensor `{name}`");
+                skip(&mut r, count * size, &inside)?;
                 skipped.insert(name, entry.dtype);
                 continue;
             };
@@ -187,6 +186,16 @@ impl Weights {
             )));
         }
         Ok(t.data)
+    }
+}
+
+/// Reads past `bytes` bytes; `short` is the error should the stream end first.
+fn skip(r: &mut impl Read, bytes: usize, short: &str) -> Result<(), WeightsError> {
+    let bytes = bytes as u64;
+    if io::copy(&mut r.take(bytes), &mut io::sink())? == bytes {
+        Ok(())
+    } else {
+        Err(invalid(short))
     }
 }
 

@@ -1,3 +1,0 @@
-//! Shared by the benchmarks and `examples/forward.rs`.
-
-pub mod sentences;
