@@ -7,20 +7,15 @@ clients sending at once, each waiting for its answer before sending the next bat
 benchmark and the sentence-transformers one use it, so they see the same texts.
 """
 
+import os
 import statistics
 import threading
 import time
 
-SENTENCES = [
-    "The quick brown fox jumps over the lazy dog near the river bank.",
-    "Sentence embeddings map text to dense vectors for semantic search.",
-    "A candle-based server can serve embeddings over plain HTTP requests.",
-    "Kubernetes schedules pods onto nodes according to their resource requests.",
-    "Rust gives memory safety without a garbage collector at run time.",
-    "She sold sea shells by the sea shore on a sunny afternoon.",
-    "What is the fastest way to compute cosine similarity in bulk?",
-    "Transformers use attention to weigh every token against every other.",
-]
+# One sentence per line, shared with the Rust forward-pass benchmarks
+# (app/benches/common/workload.rs), so every benchmark embeds the same texts.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sentences.txt")) as f:
+    SENTENCES = [line.strip() for line in f if line.strip()]
 
 BATCHES = (1, 8, 32)
 CONCURRENCY = (1, 2, 8)

@@ -9,35 +9,18 @@
 //! Prints the median time per pass and sentences/s. `AKIDB_MODEL_DIR` overrides the
 //! model folder (default `.models`).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use app::ModelId;
-use app::server::model;
-
-#[path = "../benches/common/sentences.rs"]
-mod sentences;
-use sentences::SENTENCES;
+#[path = "../benches/common/workload.rs"]
+mod workload;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let iterations: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
-    let dir = std::env::var_os("AKIDB_MODEL_DIR").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.models")),
-        PathBuf::from,
-    );
-    let id = ModelId::AllMiniLmL6V2;
-    let (tokenizer, encoder, _) = model::load(&dir, id).expect("load the model");
-    let ids: Vec<Vec<u32>> = (0..batch)
-        .map(|i| {
-            tokenizer
-                .encode(id, i, SENTENCES[i % SENTENCES.len()], true)
-                .expect("tokenize")
-        })
-        .collect();
-    let mut sorted: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
-    sorted.sort_by_key(|s| s.len());
+    let (tokenizer, encoder) = workload::load();
+    let ids = workload::batch_ids(&tokenizer, batch);
+    let sorted: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
     let tokens: usize = sorted.iter().map(|s| s.len()).sum();
     let mut times = Vec::with_capacity(iterations);
     let mut check = 0f32;
