@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::settings::{self, Environment, LoadError};
+use crate::settings::LoadError;
 
 /// File name of the generated JSON schema inside the environments folder.
 pub const SCHEMA_FILE: &str = "schema.json";
@@ -130,15 +130,5 @@ impl Catalog {
             choices: names,
             suggestion,
         })
-    }
-
-    /// Resolves and loads `arg`.
-    ///
-    /// # Errors
-    /// As [`Catalog::resolve`] and [`settings::load_file`].
-    pub fn load(&self, arg: &str) -> Result<(Source, Environment), CatalogError> {
-        let source = self.resolve(arg)?;
-        let env = settings::load_file(&source.path)?;
-        Ok((source, env))
     }
 }

@@ -1,19 +1,22 @@
 //! `gen`: typed Kubernetes manifests for the akidb-embed server, one YAML stream per
 //! environment.
 //!
-//! `environments/<name>.yaml` is read into a typed [`settings::Environment`] (unknown keys
-//! are errors), combined with the server's own contract into a [`workload::Plan`], built
-//! into typed k8s-openapi [`objects`] and [`render`]ed in a fixed order. [`validate`] checks
-//! a rendered stream against the Kubernetes schemas with a real validator.
+//! The [`pipeline`] names the stages every command runs: `environments/<name>.yaml` is
+//! loaded into typed [`settings`] (unknown keys are errors) and checked, the component
+//! ([`components`]) turns them into a [`workload::Plan`] from the server's own contract,
+//! [`objects`] builds typed k8s-openapi objects, [`lint`] runs the cross-object rules and
+//! [`render`] writes one YAML stream in a fixed order. [`commands`] holds one module per
+//! command over plain options; [`cli`] only their clap types. [`validate`] checks a
+//! rendered stream against the Kubernetes schemas with a real validator.
 
 pub mod catalog;
-pub mod check;
 pub mod cli;
-pub mod diff;
-pub mod embed;
+pub mod commands;
+pub mod components;
 pub mod lint;
 pub mod objects;
 pub mod output;
+pub mod pipeline;
 pub mod reference;
 pub mod render;
 pub mod schema;

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, CatalogError, REFERENCE_FILE, RULES_FILE, SCHEMA_FILE};
+use crate::pipeline::{self, LintError};
 use crate::render::{self, RenderError};
 use crate::{lint, reference, schema};
 
@@ -20,7 +21,10 @@ pub enum OutputError {
     /// An environment could not be loaded.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
-    /// An environment could not be rendered.
+    /// Cross-object rules found errors in an environment.
+    #[error(transparent)]
+    Lint(#[from] LintError),
+    /// An object could not be written as YAML.
     #[error(transparent)]
     Render(#[from] RenderError),
     /// A file could not be written or removed.
@@ -61,13 +65,13 @@ pub fn generate(catalog: &Catalog, out_dir: &Path) -> Result<Files, OutputError>
     files.insert(catalog.dir().join(RULES_FILE), lint::rules_reference());
     let mut lint_outcomes = Vec::new();
     for name in catalog.names()? {
-        let (source, env) = catalog.load(&name)?;
-        let checked = render::build(&env, &source.name)?;
+        let (source, env) = pipeline::load(catalog, &name)?;
+        let checked = pipeline::objects(&env, &source.name)?;
         let objects = checked.objects;
         lint_outcomes.push((name.clone(), checked.lint));
         files.insert(
             out_dir.join(format!("{name}.yaml")),
-            render::stream(&name, &objects)?,
+            pipeline::render(&name, &objects)?,
         );
 
         let base = out_dir.join(KUSTOMIZE_DIR).join(&name);

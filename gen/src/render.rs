@@ -1,80 +1,18 @@
-//! Objects to one YAML stream: fixed order, no timestamps, byte-identical run to run.
+//! The render stage: objects to one YAML stream, in a fixed order, no timestamps, byte-identical run to run.
 
-use crate::embed;
-use crate::lint::{self, Finding, Outcome};
-use crate::objects::{self, Object};
-use crate::settings::Environment;
+use crate::objects::Object;
 
-/// Why rendering failed.
+/// An object that could not be written as YAML.
 #[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    /// The environment cannot be turned into a plan (its checks should have said so).
-    #[error("environment `{env}`: {message}")]
-    Plan {
-        /// Environment name.
-        env: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Cross-object rules found errors.
-    #[error("environment `{env}`: {} cross-object rule error(s):\n{}", findings.len(), findings.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
-    Lint {
-        /// Environment name.
-        env: String,
-        /// The errors.
-        findings: Vec<Finding>,
-    },
-    /// An object could not be written as YAML.
-    #[error("cannot write {kind} `{name}` as YAML: {source}")]
-    Yaml {
-        /// Object kind.
-        kind: &'static str,
-        /// Object name.
-        name: String,
-        /// Serializer error.
-        #[source]
-        source: serde_saphyr::SerializeError,
-    },
-}
-
-/// An environment's objects that passed the cross-object rules, with what the rules said.
-#[derive(Debug, Clone)]
-pub struct Checked {
-    /// The objects, in emission order.
-    pub objects: Vec<Object>,
-    /// Warnings and waived findings (errors would have stopped the build).
-    pub lint: Outcome,
-}
-
-/// Builds the objects of an environment and runs the cross-object rules on them.
-///
-/// # Errors
-/// An environment that cannot be planned, or rule errors not covered by a waiver.
-pub fn build(env: &Environment, env_name: &str) -> Result<Checked, RenderError> {
-    let plan = embed::plan(env).map_err(|message| RenderError::Plan {
-        env: env_name.to_owned(),
-        message,
-    })?;
-    let objects = objects::build_all(&plan);
-    let outcome = lint::lint_with_waivers(&objects, &lint::Context::of(env), &env.waivers);
-    if !outcome.errors.is_empty() {
-        return Err(RenderError::Lint {
-            env: env_name.to_owned(),
-            findings: outcome.errors,
-        });
-    }
-    Ok(Checked {
-        objects,
-        lint: outcome,
-    })
-}
-
-/// The objects of an environment, in emission order, after the cross-object rules.
-///
-/// # Errors
-/// As [`build`].
-pub fn objects(env: &Environment, env_name: &str) -> Result<Vec<Object>, RenderError> {
-    Ok(build(env, env_name)?.objects)
+#[error("cannot write {kind} `{name}` as YAML: {source}")]
+pub struct RenderError {
+    /// Object kind.
+    pub kind: &'static str,
+    /// Object name.
+    pub name: String,
+    /// Serializer error.
+    #[source]
+    pub source: serde_saphyr::SerializeError,
 }
 
 /// Comment at the top of every generated file.
@@ -90,7 +28,7 @@ pub fn header(env_name: &str) -> String {
 /// # Errors
 /// A serializer failure, naming the object.
 pub fn document(object: &Object) -> Result<String, RenderError> {
-    serde_saphyr::to_string(object).map_err(|source| RenderError::Yaml {
+    serde_saphyr::to_string(object).map_err(|source| RenderError {
         kind: object.kind(),
         name: object.name().to_owned(),
         source,
@@ -108,12 +46,4 @@ pub fn stream(env_name: &str, objects: &[Object]) -> Result<String, RenderError>
         out.push_str(&document(o)?);
     }
     Ok(out)
-}
-
-/// Loads nothing: renders an already-checked environment to its YAML stream.
-///
-/// # Errors
-/// As [`build`] and [`stream`].
-pub fn render(env: &Environment, env_name: &str) -> Result<String, RenderError> {
-    stream(env_name, &objects(env, env_name)?)
 }

@@ -2,7 +2,7 @@
 //!
 //! The object builders read a [`Workload`] plus the generic deployment settings of an
 //! [`Environment`]; they never look at a particular server's configuration. A second
-//! service is described by writing a function like [`crate::embed::plan`] for it.
+//! service is described by writing a function like [`crate::components::akidb_embed::plan`] for it.
 
 use std::collections::BTreeMap;
 

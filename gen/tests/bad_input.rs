@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use akidb_gen::settings::{LoadError, parse_str};
+use akidb_gen::pipeline::load_str as parse_str;
+use akidb_gen::settings::LoadError;
 
 struct Run {
     out: Output,
@@ -300,18 +301,29 @@ fn empty_or_repeated_ingress_hosts_are_refused() {
     );
 }
 
+/// Image pins are parsed while the file is read, so a bad one is reported at its line.
 #[test]
 fn floating_image_tags_are_refused() {
-    assert_problem(
-        "namespace: a\nimage: {tag: latest}\n",
-        "image.tag",
-        "latest",
+    render_file("img", "namespace: a\nimage: {tag: latest}\n").fails_with(&[
+        "img.yaml:2:14",
+        "setting `image.tag`",
+        "`latest` is refused",
+    ]);
+    render_file("img", "namespace: a\nimage:\n  digest: \"sha256:abc\"\n").fails_with(&[
+        "img.yaml:3:11",
+        "setting `image.digest`",
+        "64 lowercase hex digits",
+    ]);
+    render_file(
+        "img",
+        "namespace: a\nimage: {repository: \"ghcr.io/x/app:1.0\"}\n",
+    )
+    .fails_with(&["setting `image.repository`", "put it in image.tag"]);
+    let both = format!(
+        "namespace: a\nimage: {{tag: \"1.0\", digest: \"sha256:{}\"}}\n",
+        "a".repeat(64)
     );
-    assert_problem(
-        "namespace: a\nimage: {digest: \"sha256:abc\"}\n",
-        "image.digest",
-        "64",
-    );
+    assert_problem(&both, "image", "not both");
 }
 
 #[test]
@@ -354,14 +366,17 @@ fn server_config_values_the_server_would_refuse_are_refused() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let yaml =
-        "namespace: a\nautoscaling: {min_replicas: 5, max_replicas: 2}\nimage: {tag: latest}\n";
+    // One problem of the settings alone, one of the server component, one of the waivers.
+    let yaml = "namespace: a\nautoscaling: {min_replicas: 5, max_replicas: 2}\n\
+                resources: {limits: {cpu: 1, memory: 128Mi}, requests: {cpu: 1, memory: 128Mi}}\n\
+                waivers: [{rule: no-such-rule, reason: because it is a test case}]\n";
     let run = render_file("many", yaml);
     run.fails_with(&[
         "environments/many.yaml",
-        "2 invalid setting(s)",
+        "3 invalid setting(s)",
         "autoscaling.min_replicas",
-        "image.tag",
+        "resources.limits.memory",
+        "waivers[0].rule",
     ]);
 }
 

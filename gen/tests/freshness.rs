@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use akidb_gen::{Catalog, output};
+use akidb_gen::{Catalog, output, pipeline};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -43,7 +43,7 @@ fn each_environment_has_its_own_namespace() {
     let catalog = Catalog::new(root().join("environments"));
     let mut seen = std::collections::BTreeMap::new();
     for name in catalog.names().unwrap() {
-        let (_, env) = catalog.load(&name).unwrap();
+        let (_, env) = pipeline::load(&catalog, &name).unwrap();
         if let Some(other) = seen.insert(env.namespace.to_string(), name.clone()) {
             panic!(
                 "environments {other} and {name} share namespace {}",

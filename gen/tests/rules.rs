@@ -6,8 +6,9 @@ use std::process::Command;
 
 use akidb_gen::lint::{self, Context, Finding, Severity};
 use akidb_gen::objects::Object;
-use akidb_gen::render;
-use akidb_gen::settings::{Environment, LoadError, Waiver, parse_str};
+use akidb_gen::pipeline;
+use akidb_gen::pipeline::load_str as parse_str;
+use akidb_gen::settings::{Environment, LoadError, Waiver};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -32,7 +33,7 @@ fn baseline_env() -> Environment {
 
 fn baseline() -> (Vec<Object>, Context) {
     let env = baseline_env();
-    let objects = render::objects(&env, "baseline").unwrap();
+    let objects = pipeline::objects(&env, "baseline").unwrap().objects;
     (objects, Context::of(&env))
 }
 
@@ -94,8 +95,8 @@ fn the_baseline_and_every_committed_environment_pass_every_rule() {
     for name in ["dev", "staging", "prod"] {
         let catalog =
             akidb_gen::Catalog::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../environments"));
-        let (_, env) = catalog.load(name).unwrap();
-        let checked = render::build(&env, name).unwrap();
+        let (_, env) = pipeline::load(&catalog, name).unwrap();
+        let checked = pipeline::objects(&env, name).unwrap();
         assert!(
             checked.lint.warnings.is_empty() && checked.lint.waived.is_empty(),
             "{name}: {:?}",
@@ -470,7 +471,7 @@ fn external_declarations_satisfy_references() {
     env.external
         .persistent_volume_claims
         .push(akidb_gen::settings::DnsSubdomain::new("akidb-embed-models").unwrap());
-    let mut objects = render::objects(&env, "x").unwrap();
+    let mut objects = pipeline::objects(&env, "x").unwrap().objects;
     objects.retain(|obj| !matches!(obj, Object::PersistentVolumeClaim(_)));
     let findings = lint::lint(&objects, &Context::of(&env));
     assert!(

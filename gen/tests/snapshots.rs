@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use akidb_gen::{Catalog, render, schema};
+use akidb_gen::{Catalog, pipeline, schema};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -30,8 +30,12 @@ fn every_environment_renders_as_its_snapshot() {
         "a new environment needs its snapshot reviewed too"
     );
     for name in names {
-        let (source, env) = catalog.load(&name).unwrap();
-        let yaml = render::render(&env, &source.name).unwrap();
+        let (source, env) = pipeline::load(&catalog, &name).unwrap();
+        let yaml = pipeline::render(
+            &source.name,
+            &pipeline::objects(&env, &source.name).unwrap().objects,
+        )
+        .unwrap();
         settings().bind(|| insta::assert_snapshot!(format!("env_{name}"), yaml));
     }
 }

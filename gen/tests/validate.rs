@@ -11,7 +11,7 @@ use std::process::Command;
 use akidb_gen::validate::{
     Backend, BackendChoice, Status, ValidateError, ValidatorConfig, validate,
 };
-use akidb_gen::{Catalog, render};
+use akidb_gen::{Catalog, pipeline};
 
 const VERSIONS: [&str; 2] = ["1.33.0", "1.37.0"];
 
@@ -59,13 +59,20 @@ fn config() -> ValidatorConfig {
 /// prod's YAML stream and its objects' (kind, name), rendered from environments/prod.yaml.
 fn prod() -> (String, Vec<(String, String)>) {
     let catalog = Catalog::new(root().join("environments"));
-    let (source, env) = catalog.load("prod").unwrap();
-    let objects = render::objects(&env, &source.name).unwrap();
+    let (source, env) = pipeline::load(&catalog, "prod").unwrap();
+    let objects = pipeline::objects(&env, &source.name).unwrap().objects;
     let ids = objects
         .iter()
         .map(|o| (o.kind().to_owned(), o.name().to_owned()))
         .collect();
-    (render::render(&env, &source.name).unwrap(), ids)
+    (
+        pipeline::render(
+            &source.name,
+            &pipeline::objects(&env, &source.name).unwrap().objects,
+        )
+        .unwrap(),
+        ids,
+    )
 }
 
 /// prod with an unknown key under the Deployment's rollingUpdate.

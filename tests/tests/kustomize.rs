@@ -12,7 +12,7 @@ use akidb_gen::lint::{self, Context, Index, Severity};
 use akidb_gen::objects::Object;
 use akidb_gen::objects::parse::parse_stream;
 use akidb_gen::validate;
-use akidb_gen::{Catalog, render};
+use akidb_gen::{Catalog, pipeline};
 use e2e::{kubectl, root, validator};
 
 /// `to` relative to `from` (both absolute): kustomize refuses absolute resource paths.
@@ -56,8 +56,8 @@ patches:
 fn an_overlay_over_each_base_builds_validates_and_passes_the_rules() {
     let catalog = Catalog::new(root().join("environments"));
     for name in ["dev", "staging", "prod"] {
-        let (_, env) = catalog.load(name).unwrap();
-        let base_objects = render::objects(&env, name).unwrap();
+        let (_, env) = pipeline::load(&catalog, name).unwrap();
+        let base_objects = pipeline::objects(&env, name).unwrap().objects;
         let dir = tempfile::tempdir().unwrap();
         let overlay_dir = dir.path().canonicalize().unwrap();
         std::fs::write(
@@ -145,7 +145,7 @@ fn an_overlay_over_each_base_builds_validates_and_passes_the_rules() {
 #[test]
 fn the_rules_catch_an_overlay_that_breaks_the_wiring() {
     let catalog = Catalog::new(root().join("environments"));
-    let (_, env) = catalog.load("prod").unwrap();
+    let (_, env) = pipeline::load(&catalog, "prod").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let overlay_dir = dir.path().canonicalize().unwrap();
     let mut kustomization = overlay(&root().join("out/kustomize/prod"), &overlay_dir);

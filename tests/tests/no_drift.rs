@@ -7,7 +7,7 @@ use std::path::Path;
 use akidb_gen::lint::{self, Index};
 use akidb_gen::objects::Object;
 use akidb_gen::objects::deployment::CONFIG_CHECKSUM_ANNOTATION;
-use akidb_gen::{Catalog, Environment, render};
+use akidb_gen::{Catalog, Environment, pipeline};
 use app::{Config, container, env_vars, routes};
 use e2e::root;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -24,8 +24,8 @@ fn environments() -> Vec<(String, Environment, Vec<Object>)> {
     names
         .into_iter()
         .map(|name| {
-            let (_, env) = catalog.load(&name).unwrap();
-            let objects = render::objects(&env, &name).unwrap();
+            let (_, env) = pipeline::load(&catalog, &name).unwrap();
+            let objects = pipeline::objects(&env, &name).unwrap().objects;
             (name, env, objects)
         })
         .collect()
@@ -196,9 +196,9 @@ fn the_grace_period_covers_the_pre_stop_pause_and_the_servers_drain() {
 #[test]
 fn a_config_change_changes_the_pod_template() {
     let catalog = Catalog::new(root().join("environments"));
-    let (_, env) = catalog.load("prod").unwrap();
+    let (_, env) = pipeline::load(&catalog, "prod").unwrap();
     let checksum = |env: &Environment| {
-        let objects = render::objects(env, "prod").unwrap();
+        let objects = pipeline::objects(env, "prod").unwrap().objects;
         lint::pod_annotations(deployment(&objects))[CONFIG_CHECKSUM_ANNOTATION].clone()
     };
     let mut changed = env.clone();

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use akidb_gen::lint::{self, Index};
-use akidb_gen::{Catalog, render};
+use akidb_gen::{Catalog, pipeline};
 use e2e::{http, minilm_dir, root, server_binary, tiny_bert};
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -75,10 +75,8 @@ fn wait_for_200(
 
 #[test]
 fn every_probe_in_prod_answers_200_on_the_port_it_names() {
-    let (_, env) = Catalog::new(root().join("environments"))
-        .load("prod")
-        .unwrap();
-    let objects = render::objects(&env, "prod").unwrap();
+    let (_, env) = pipeline::load(&Catalog::new(root().join("environments")), "prod").unwrap();
+    let objects = pipeline::objects(&env, "prod").unwrap().objects;
     let index = Index::new(&objects);
     let deployment = index.deployments().next().unwrap();
     let pod = lint::pod_spec(deployment).unwrap();
@@ -256,10 +254,8 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
 
 #[test]
 fn the_server_reads_the_config_map_with_no_unknown_key() {
-    let (_, env) = Catalog::new(root().join("environments"))
-        .load("prod")
-        .unwrap();
-    let objects = render::objects(&env, "prod").unwrap();
+    let (_, env) = pipeline::load(&Catalog::new(root().join("environments")), "prod").unwrap();
+    let objects = pipeline::objects(&env, "prod").unwrap().objects;
     let cm = Index::new(&objects).config_maps().next().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(app::container::CONFIG_FILE);

@@ -5,12 +5,14 @@
 
 mod index;
 mod rules;
+mod waivers;
 
 use std::fmt;
 
 pub use self::index::{Index, pod_annotations, pod_labels, pod_spec, quantity_value};
+pub use self::waivers::{Outcome, check_waivers, lint_with_waivers};
 use crate::objects::Object;
-use crate::settings::{Environment, External, Waiver};
+use crate::settings::{Environment, External};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -115,46 +117,6 @@ pub fn lint(objects: &[Object], ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     rules::run(&index, ctx, &mut out);
     out
-}
-
-/// The outcome of linting with waivers applied.
-#[derive(Debug, Clone, Default)]
-pub struct Outcome {
-    /// Findings that stop the render.
-    pub errors: Vec<Finding>,
-    /// Findings reported on stderr.
-    pub warnings: Vec<Finding>,
-    /// Findings a waiver covered, with the waiver's reason.
-    pub waived: Vec<(Finding, String)>,
-}
-
-/// Lints and applies `waivers`: a waived finding neither stops nor warns. A waiver that
-/// covers nothing becomes a warning, so stale exemptions get noticed.
-#[must_use]
-pub fn lint_with_waivers(objects: &[Object], ctx: &Context, waivers: &[Waiver]) -> Outcome {
-    let mut outcome = Outcome::default();
-    let findings = lint(objects, ctx);
-    for w in waivers {
-        if !findings.iter().any(|f| f.rule == w.rule) {
-            outcome.warnings.push(Finding {
-                rule: "unused-waiver",
-                severity: Severity::Warning,
-                object: "environment".to_owned(),
-                field: "waivers".to_owned(),
-                message: format!("the waiver for `{}` covers no finding; remove it", w.rule),
-            });
-        }
-    }
-    for f in findings {
-        if let Some(w) = waivers.iter().find(|w| w.rule == f.rule) {
-            outcome.waived.push((f, w.reason.clone()));
-        } else if f.severity == Severity::Error {
-            outcome.errors.push(f);
-        } else {
-            outcome.warnings.push(f);
-        }
-    }
-    outcome
 }
 
 /// Markdown listing every rule: what the docs show as the rules reference.

@@ -18,7 +18,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{config_map, int, meta, pod_selector};
-use crate::settings::check::max_replicas;
 use crate::settings::{CpuMemory, ProbeTiming, SpreadDomain, SpreadMode};
 use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
 
@@ -108,7 +107,7 @@ fn pod_spec(plan: &Plan<'_>) -> PodSpec {
 }
 
 fn spread(plan: &Plan<'_>) -> Option<Vec<TopologySpreadConstraint>> {
-    if max_replicas(plan.env) < 2 {
+    if plan.env.max_replicas() < 2 {
         return None;
     }
     let s = &plan.env.spread;

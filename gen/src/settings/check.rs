@@ -1,5 +1,6 @@
-//! Checks on values the types cannot rule out: each problem names its setting and the
-//! values involved, and every problem in a file is reported at once.
+//! Checks across settings that the types cannot rule out. They look at the settings
+//! alone; what a component needs of them is checked beside that component, and waivers
+//! beside the rules. Each problem names its setting and the values involved.
 
 use std::fmt;
 
@@ -20,14 +21,20 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Memory the server process needs besides model weights (runtime, tokenizer, buffers).
-const RUNTIME_OVERHEAD_BYTES: u64 = 160 * 1024 * 1024;
+impl Problem {
+    /// A problem with `setting`.
+    #[must_use]
+    pub fn new(setting: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            setting: setting.into(),
+            message: message.into(),
+        }
+    }
+}
 
-/// All problems of `env`, or `Ok` when there are none.
-///
-/// # Errors
-/// The list of problems, in the order of the settings.
-pub fn check(env: &Environment) -> Result<(), Vec<Problem>> {
+/// Every problem of the settings on their own, in the order of the settings.
+#[must_use]
+pub fn check(env: &Environment) -> Vec<Problem> {
     let mut out = Problems(Vec::new());
     check_replicas(env, &mut out);
     check_resources(env, &mut out);
@@ -35,37 +42,17 @@ pub fn check(env: &Environment) -> Result<(), Vec<Problem>> {
     check_service(env, &mut out);
     check_ingress(env, &mut out);
     check_probes(env, &mut out);
-    check_config(env, &mut out);
     check_secrets(env, &mut out);
-    check_waivers(env, &mut out);
-    if out.0.is_empty() { Ok(()) } else { Err(out.0) }
+    out.0
 }
 
-struct Problems(Vec<Problem>);
+/// Collects problems.
+pub(crate) struct Problems(pub(crate) Vec<Problem>);
 
 impl Problems {
-    fn add(&mut self, setting: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
-            setting: setting.into(),
-            message: message.into(),
-        });
+    pub(crate) fn add(&mut self, setting: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem::new(setting, message));
     }
-}
-
-/// Fewest replicas the environment can run with: the autoscaler's minimum or the fixed count.
-#[must_use]
-pub fn min_replicas(env: &Environment) -> u32 {
-    env.autoscaling
-        .as_ref()
-        .map_or(env.replicas.unwrap_or(1), |a| a.min_replicas)
-}
-
-/// Most replicas the environment can run with.
-#[must_use]
-pub fn max_replicas(env: &Environment) -> u32 {
-    env.autoscaling
-        .as_ref()
-        .map_or(env.replicas.unwrap_or(1), |a| a.max_replicas)
 }
 
 fn check_replicas(env: &Environment, out: &mut Problems) {
@@ -159,7 +146,7 @@ fn check_replicas(env: &Environment, out: &mut Problems) {
         AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod
     );
     if single_node
-        && max_replicas(env) > 1
+        && env.max_replicas() > 1
         && env.spread.across == SpreadDomain::Nodes
         && env.spread.mode == SpreadMode::Require
     {
@@ -168,13 +155,13 @@ fn check_replicas(env: &Environment, out: &mut Problems) {
             format!(
                 "is {} (attaches to one node) but spread requires replicas on different nodes, so only one of {} replicas could start; use ReadOnlyMany or ReadWriteMany",
                 env.model_cache.access_mode.as_str(),
-                max_replicas(env)
+                env.max_replicas()
             ),
         );
     }
 
     if let Some(pdb) = &env.disruption_budget {
-        let min = min_replicas(env);
+        let min = env.min_replicas();
         match (pdb.max_unavailable, pdb.min_available) {
             (Some(_), Some(_)) | (None, None) => {
                 out.add("disruption_budget", "give exactly one of `max_unavailable` and `min_available`");
@@ -215,35 +202,11 @@ fn check_resources(env: &Environment, out: &mut Problems) {
             ),
         );
     }
-    let weights: u64 = env
-        .config
-        .embedding
-        .preload_models
-        .iter()
-        .map(|m| m.weights_bytes())
-        .sum();
-    let needed = weights + RUNTIME_OVERHEAD_BYTES;
-    if r.limits.memory.bytes() < needed {
-        out.add(
-            "resources.limits.memory",
-            format!(
-                "is {} but the preloaded models need about {} MiB ({} MiB of weights plus {} MiB for the runtime); the pod would be OOM-killed",
-                r.limits.memory,
-                needed >> 20,
-                weights >> 20,
-                RUNTIME_OVERHEAD_BYTES >> 20
-            ),
-        );
-    }
 }
 
 fn check_image(env: &Environment, out: &mut Problems) {
-    if let Err(e) = env.image.pin(crate::embed::DEFAULT_IMAGE_TAG) {
-        let setting = ["image.digest", "image.tag", "image.repository"]
-            .into_iter()
-            .find(|s| e.contains(s))
-            .unwrap_or("image");
-        out.add(setting, e);
+    if env.image.has_tag_and_digest() {
+        out.add("image", "give `tag` or `digest`, not both");
     }
 }
 
@@ -265,16 +228,6 @@ fn check_service(env: &Environment, out: &mut Problems) {
                 format!("is {np}; node ports must lie in 30000-32767 (the default range)"),
             );
         }
-    }
-    let metrics = &env.config.observability;
-    if metrics.metrics_enabled
-        && env.config.metrics_on_separate_port()
-        && metrics.metrics_port == s.port
-    {
-        out.add(
-            "service.port",
-            format!("is {} which is also config.observability.metrics_port; the Service would expose two ports with one number", s.port),
-        );
     }
     let np = &env.network_policy;
     if s.kind != ServiceType::ClusterIP && np.enabled && np.allow_api_from_cidrs.is_empty() {
@@ -331,45 +284,8 @@ fn check_probes(env: &Environment, out: &mut Problems) {
     }
 }
 
-fn check_config(env: &Environment, out: &mut Problems) {
-    if let Err(e) = env.config.validate() {
-        let (setting, message) = match &e {
-            app::ConfigError::Invalid { key, reason } => (format!("config.{key}"), reason.clone()),
-            other => ("config".to_owned(), other.to_string()),
-        };
-        out.add(setting, message);
-    }
-    if !env.config.embedding.model_dir.is_absolute() {
-        out.add(
-            "config.embedding.model_dir",
-            format!(
-                "is `{}`; the model volume is mounted there, so it must be an absolute path",
-                env.config.embedding.model_dir.display()
-            ),
-        );
-    }
-    let config_dir = std::path::Path::new(app::container::CONFIG_DIR);
-    if env.config.embedding.model_dir.starts_with(config_dir)
-        || env.config.embedding.model_dir == std::path::Path::new(app::container::TMP_DIR)
-    {
-        out.add(
-            "config.embedding.model_dir",
-            format!(
-                "is `{}`, which collides with a directory the pod already mounts",
-                env.config.embedding.model_dir.display()
-            ),
-        );
-    }
-}
-
 fn check_secrets(env: &Environment, out: &mut Problems) {
-    let reserved = [app::env_vars::RAYON_NUM_THREADS];
     let mut seen_vars: Vec<&str> = Vec::new();
-    let taken_dirs = [
-        std::path::PathBuf::from(app::container::CONFIG_DIR),
-        std::path::PathBuf::from(app::container::TMP_DIR),
-        env.config.embedding.model_dir.clone(),
-    ];
     for (i, secret) in env.secrets.iter().enumerate() {
         if env.secrets[..i].iter().any(|s| s.name == secret.name) {
             out.add(
@@ -379,12 +295,7 @@ fn check_secrets(env: &Environment, out: &mut Problems) {
         }
         for var in secret.env.keys() {
             let name = var.as_str();
-            if reserved.contains(&name) {
-                out.add(
-                    format!("secrets[{i}].env.{name}"),
-                    "is set by the generator from the CPU limit",
-                );
-            } else if seen_vars.contains(&name) {
+            if seen_vars.contains(&name) {
                 out.add(
                     format!("secrets[{i}].env.{name}"),
                     "is filled by another secret too",
@@ -399,46 +310,10 @@ fn check_secrets(env: &Environment, out: &mut Problems) {
                     format!("secrets[{i}].mount_path"),
                     format!("is `{path}`; it must be an absolute path"),
                 );
-            } else if taken_dirs
-                .iter()
-                .any(|d| p.starts_with(d) || d.starts_with(p))
-            {
-                out.add(
-                    format!("secrets[{i}].mount_path"),
-                    format!("`{path}` overlaps a directory the pod already mounts"),
-                );
             }
         }
         if secret.env.is_empty() && secret.mount_path.is_none() {
             out.add(format!("secrets[{i}]"), format!("`{}` is neither read into env nor mounted; remove it or say how the pod reads it", secret.name));
-        }
-    }
-}
-
-fn check_waivers(env: &Environment, out: &mut Problems) {
-    for (i, w) in env.waivers.iter().enumerate() {
-        if crate::lint::rule(&w.rule).is_none() {
-            let ids: Vec<&str> = crate::lint::rules().iter().map(|r| r.id).collect();
-            out.add(
-                format!("waivers[{i}].rule"),
-                format!(
-                    "`{}` is not a rule; valid rules: {}",
-                    w.rule,
-                    ids.join(", ")
-                ),
-            );
-        }
-        if w.reason.trim().len() < 10 {
-            out.add(
-                format!("waivers[{i}].reason"),
-                "must say why the rule does not apply (at least a sentence)",
-            );
-        }
-        if env.waivers[..i].iter().any(|o| o.rule == w.rule) {
-            out.add(
-                format!("waivers[{i}].rule"),
-                format!("waives `{}` twice", w.rule),
-            );
         }
     }
 }

@@ -1,7 +1,13 @@
-//! The container image, pinned by tag or digest: never `latest`, never floating.
+//! The container image, pinned by tag or digest: never `latest`, never floating. Each part
+//! is checked while the file is read, so a bad pin is reported at its line.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::names::string_newtype;
 
 /// Default image repository of the server.
 pub const DEFAULT_REPOSITORY: &str = "ghcr.io/akidb/akidb-embed";
@@ -12,11 +18,14 @@ pub const DEFAULT_REPOSITORY: &str = "ghcr.io/akidb/akidb-embed";
 #[serde(deny_unknown_fields, default)]
 pub struct Image {
     /// Registry and repository, without tag. Default `ghcr.io/akidb/akidb-embed`.
-    pub repository: String,
+    #[schemars(with = "String")]
+    pub repository: Repository,
     /// Tag, e.g. `0.1.0`. `latest` is refused: it makes rollouts unrepeatable.
-    pub tag: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub tag: Option<Tag>,
     /// Content digest, e.g. `sha256:…` (64 hex digits); wins over any tag.
-    pub digest: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub digest: Option<Digest>,
     /// When the kubelet pulls the image. Default `IfNotPresent`.
     pub pull_policy: PullPolicy,
 }
@@ -24,7 +33,7 @@ pub struct Image {
 impl Default for Image {
     fn default() -> Self {
         Image {
-            repository: DEFAULT_REPOSITORY.into(),
+            repository: Repository(DEFAULT_REPOSITORY.to_owned()),
             tag: None,
             digest: None,
             pull_policy: PullPolicy::IfNotPresent,
@@ -57,85 +66,168 @@ impl PullPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pin {
     /// `repository:tag`.
-    Tag(String),
+    Tag(Tag),
     /// `repository@sha256:…`.
-    Digest(String),
+    Digest(Digest),
 }
 
 impl Image {
-    /// Checks the reference and returns the pin, using `default_tag` when none is given.
-    ///
-    /// # Errors
-    /// A message naming the offending setting (`image.tag`, `image.digest`, `image.repository`).
-    pub fn pin(&self, default_tag: &str) -> Result<Pin, String> {
-        check_repository(&self.repository)?;
-        match (&self.tag, &self.digest) {
-            (Some(_), Some(_)) => Err("image: give `tag` or `digest`, not both".into()),
-            (None, Some(d)) => check_digest(d).map(|()| Pin::Digest(d.clone())),
-            (Some(t), None) => check_tag(t).map(|()| Pin::Tag(t.clone())),
-            (None, None) => check_tag(default_tag).map(|()| Pin::Tag(default_tag.to_owned())),
+    /// Whether both a tag and a digest are given (the settings' checks refuse it).
+    #[must_use]
+    pub fn has_tag_and_digest(&self) -> bool {
+        self.tag.is_some() && self.digest.is_some()
+    }
+
+    /// The pin: the digest when given, else the tag, else `default_tag`.
+    #[must_use]
+    pub fn pin(&self, default_tag: &Tag) -> Pin {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => Pin::Digest(d.clone()),
+            (None, Some(t)) => Pin::Tag(t.clone()),
+            (None, None) => Pin::Tag(default_tag.clone()),
         }
     }
 
     /// The full image reference, e.g. `ghcr.io/akidb/akidb-embed:0.1.0`.
-    ///
-    /// # Errors
-    /// As [`Image::pin`].
-    pub fn reference(&self, default_tag: &str) -> Result<String, String> {
-        Ok(match self.pin(default_tag)? {
+    #[must_use]
+    pub fn reference(&self, default_tag: &Tag) -> String {
+        match self.pin(default_tag) {
             Pin::Tag(t) => format!("{}:{t}", self.repository),
             Pin::Digest(d) => format!("{}@{d}", self.repository),
-        })
+        }
     }
 }
 
-fn check_repository(repo: &str) -> Result<(), String> {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c);
-    if repo.is_empty() || !repo.chars().all(ok_char) || repo.starts_with('/') || repo.ends_with('/')
-    {
-        return Err(format!(
-            "image.repository `{repo}` is not an image repository: use lowercase letters, digits, `.`, `_`, `-` and `/` (e.g. `ghcr.io/org/app`)"
-        ));
-    }
-    if let Some(last) = repo.rsplit('/').next()
-        && last.contains(':')
-    {
-        return Err(format!(
-            "image.repository `{repo}` carries a tag: put it in image.tag"
-        ));
-    }
-    Ok(())
+/// Registry and repository of an image, without tag or digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository(String);
+
+/// An image tag other than `latest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag(String);
+
+/// A `sha256:` content digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest(String);
+
+/// Why a part of an image reference is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    /// Characters a repository cannot hold.
+    #[error(
+        "`{0}` is not an image repository: use lowercase letters, digits, `.`, `_`, `-` and `/` (e.g. `ghcr.io/org/app`)"
+    )]
+    Repository(String),
+    /// A tag written into the repository.
+    #[error("`{0}` carries a tag: put it in image.tag")]
+    RepositoryWithTag(String),
+    /// The floating `latest` tag.
+    #[error("`latest` is refused: pin a version or a digest so every rollout runs the same image")]
+    Latest,
+    /// A malformed tag.
+    #[error(
+        "`{0}` is not a valid tag: letters, digits, `_`, `.`, `-`, at most 128, not starting with `.` or `-`"
+    )]
+    Tag(String),
+    /// A malformed digest.
+    #[error("`{0}` is not `sha256:` followed by 64 lowercase hex digits")]
+    Digest(String),
 }
 
-fn check_tag(tag: &str) -> Result<(), String> {
-    if tag == "latest" {
-        return Err(
-            "image.tag `latest` is refused: pin a version or a digest so every rollout runs the same image".into(),
-        );
+impl Repository {
+    /// Checks `s` and wraps it.
+    ///
+    /// # Errors
+    /// Characters a repository cannot hold, or a tag inside it.
+    pub fn new(s: impl Into<String>) -> Result<Repository, ImageError> {
+        let repo = s.into();
+        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c);
+        if repo.is_empty()
+            || !repo.chars().all(ok_char)
+            || repo.starts_with('/')
+            || repo.ends_with('/')
+        {
+            return Err(ImageError::Repository(repo));
+        }
+        if repo
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'))
+        {
+            return Err(ImageError::RepositoryWithTag(repo));
+        }
+        Ok(Repository(repo))
     }
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
-    let first_ok = tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-    if tag.is_empty() || tag.len() > 128 || !first_ok || !tag.chars().all(ok_char) {
-        return Err(format!(
-            "image.tag `{tag}` is not a valid tag: letters, digits, `_`, `.`, `-`, at most 128, not starting with `.` or `-`"
-        ));
-    }
-    Ok(())
 }
 
-fn check_digest(digest: &str) -> Result<(), String> {
-    let hex = digest.strip_prefix("sha256:").unwrap_or("");
-    if hex.len() != 64
-        || !hex
-            .chars()
-            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    {
-        return Err(format!(
-            "image.digest `{digest}` is not `sha256:` followed by 64 lowercase hex digits"
-        ));
+impl Tag {
+    /// Checks `s` and wraps it.
+    ///
+    /// # Errors
+    /// `latest`, or a malformed tag.
+    pub fn new(s: impl Into<String>) -> Result<Tag, ImageError> {
+        let tag = s.into();
+        if tag == "latest" {
+            return Err(ImageError::Latest);
+        }
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        let first_ok = tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        if tag.is_empty() || tag.len() > 128 || !first_ok || !tag.chars().all(ok_char) {
+            return Err(ImageError::Tag(tag));
+        }
+        Ok(Tag(tag))
     }
-    Ok(())
 }
+
+impl Digest {
+    /// Checks `s` and wraps it.
+    ///
+    /// # Errors
+    /// Anything but `sha256:` and 64 lowercase hex digits.
+    pub fn new(s: impl Into<String>) -> Result<Digest, ImageError> {
+        let digest = s.into();
+        let hex = digest.strip_prefix("sha256:").unwrap_or("");
+        let ok = hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        if ok {
+            Ok(Digest(digest))
+        } else {
+            Err(ImageError::Digest(digest))
+        }
+    }
+}
+
+macro_rules! as_str {
+    ($($ty:ident),*) => {$(
+        impl $ty {
+            /// The text as written.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    )*};
+}
+
+as_str!(Repository, Tag, Digest);
+
+string_newtype!(
+    Repository,
+    "An image registry and repository without tag, e.g. `ghcr.io/org/app`.",
+    { "type": "string" }
+);
+string_newtype!(
+    Tag,
+    "An image tag other than `latest`.",
+    { "type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" }
+);
+string_newtype!(
+    Digest,
+    "An image content digest: `sha256:` and 64 lowercase hex digits.",
+    { "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" }
+);
 
 #[cfg(test)]
 mod tests {
@@ -143,64 +235,47 @@ mod tests {
 
     fn image(tag: Option<&str>, digest: Option<&str>) -> Image {
         Image {
-            tag: tag.map(Into::into),
-            digest: digest.map(Into::into),
+            tag: tag.map(|t| Tag::new(t).unwrap()),
+            digest: digest.map(|d| Digest::new(d).unwrap()),
             ..Image::default()
         }
     }
 
     #[test]
     fn references() {
+        let default = Tag::new("0.1.0").unwrap();
         assert_eq!(
-            image(None, None).reference("0.1.0").unwrap(),
+            image(None, None).reference(&default),
             "ghcr.io/akidb/akidb-embed:0.1.0"
         );
         assert_eq!(
-            image(Some("1.2.3"), None).reference("0.1.0").unwrap(),
+            image(Some("1.2.3"), None).reference(&default),
             "ghcr.io/akidb/akidb-embed:1.2.3"
         );
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(
-            image(None, Some(&d)).reference("0.1.0").unwrap(),
+            image(None, Some(&d)).reference(&default),
             format!("ghcr.io/akidb/akidb-embed@{d}")
         );
+        assert!(image(Some("1"), Some(&d)).has_tag_and_digest());
     }
 
     #[test]
     fn floating_or_malformed_pins_are_refused() {
-        assert!(
-            image(Some("latest"), None)
-                .pin("x")
-                .unwrap_err()
-                .contains("latest")
-        );
-        assert!(
-            image(Some("1"), Some("sha256:00"))
-                .pin("x")
-                .unwrap_err()
-                .contains("not both")
-        );
-        assert!(
-            image(None, Some("sha256:abc"))
-                .pin("x")
-                .unwrap_err()
-                .contains("image.digest")
-        );
-        assert!(
-            image(Some("-x"), None)
-                .pin("x")
-                .unwrap_err()
-                .contains("image.tag")
-        );
-        let repo = Image {
-            repository: "Ghcr.io/X".into(),
-            ..Image::default()
-        };
-        assert!(repo.pin("1").unwrap_err().contains("image.repository"));
-        let tagged = Image {
-            repository: "ghcr.io/x/app:1.0".into(),
-            ..Image::default()
-        };
-        assert!(tagged.pin("1").unwrap_err().contains("carries a tag"));
+        assert_eq!(Tag::new("latest"), Err(ImageError::Latest));
+        assert!(matches!(Tag::new("-x"), Err(ImageError::Tag(_))));
+        assert!(matches!(
+            Digest::new("sha256:abc"),
+            Err(ImageError::Digest(_))
+        ));
+        assert!(matches!(
+            Repository::new("Ghcr.io/X"),
+            Err(ImageError::Repository(_))
+        ));
+        assert!(matches!(
+            Repository::new("ghcr.io/x/app:1.0"),
+            Err(ImageError::RepositoryWithTag(_))
+        ));
+        assert!(Repository::new("localhost:5000/app").is_ok());
     }
 }

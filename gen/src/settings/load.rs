@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::Environment;
-use super::check::{Problem, check};
+use super::check::Problem;
 
 /// Why an environment could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -76,23 +76,22 @@ fn invalid_message(source_name: &str, problems: &[Problem]) -> String {
     out
 }
 
-/// Reads and checks an environment file.
+/// Reads an environment file's text.
 ///
 /// # Errors
-/// I/O, YAML or type errors with their position, or the settings' problems.
-pub fn load_file(path: &Path) -> Result<Environment, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+/// The file cannot be read.
+pub fn read_file(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_owned(),
         source,
-    })?;
-    parse_str(&text, &path.display().to_string())
+    })
 }
 
-/// Parses and checks environment settings from YAML text; `source_name` names the text
-/// in errors.
+/// Parses environment settings from YAML text into their types; `source_name` names the
+/// text in errors. Checks across settings come after, in the load stage.
 ///
 /// # Errors
-/// YAML or type errors with their position, or the settings' problems.
+/// YAML or type errors with their position and setting.
 pub fn parse_str(text: &str, source_name: &str) -> Result<Environment, LoadError> {
     let mut setting: Option<String> = None;
     let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
@@ -104,13 +103,7 @@ pub fn parse_str(text: &str, source_name: &str) -> Result<Environment, LoadError
             e.into_inner()
         })
     });
-    let env =
-        parsed.map_err(|e| LoadError::Syntax(Box::new(syntax_error(&e, source_name, setting))))?;
-    check(&env).map_err(|problems| LoadError::Invalid {
-        source_name: source_name.to_owned(),
-        problems,
-    })?;
-    Ok(env)
+    parsed.map_err(|e| LoadError::Syntax(Box::new(syntax_error(&e, source_name, setting))))
 }
 
 fn syntax_error(

@@ -12,8 +12,9 @@ pub mod quantity;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use self::check::{Problem, check};
 pub use self::image::{Image, PullPolicy};
-pub use self::load::{LoadError, load_file, parse_str};
+pub use self::load::{LoadError, SyntaxError, parse_str, read_file};
 pub use self::names::{Cidr, DnsLabel, DnsSubdomain, EnvVarName, Host, SecretKey};
 pub use self::quantity::{Bytes, Cpu};
 
@@ -85,6 +86,24 @@ pub struct Environment {
     /// The server's own `config.toml`; its types and defaults come from the server crate.
     #[serde(default)]
     pub config: app::Config,
+}
+
+impl Environment {
+    /// Fewest replicas the workload runs with: the autoscaler's minimum or the fixed count.
+    #[must_use]
+    pub fn min_replicas(&self) -> u32 {
+        self.autoscaling
+            .as_ref()
+            .map_or(self.replicas.unwrap_or(1), |a| a.min_replicas)
+    }
+
+    /// Most replicas the workload runs with: the autoscaler's maximum or the fixed count.
+    #[must_use]
+    pub fn max_replicas(&self) -> u32 {
+        self.autoscaling
+            .as_ref()
+            .map_or(self.replicas.unwrap_or(1), |a| a.max_replicas)
+    }
 }
 
 /// A namespace ResourceQuota. Every field is optional; only the given ones are limited.

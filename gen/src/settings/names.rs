@@ -209,6 +209,7 @@ impl SecretKey {
     }
 }
 
+/// Display, serde and schema for a checked string newtype whose `new` validates.
 macro_rules! string_newtype {
     ($ty:ident, $description:literal, $schema:tt) => {
         impl fmt::Display for $ty {
@@ -242,6 +243,8 @@ macro_rules! string_newtype {
         }
     };
 }
+
+pub(crate) use string_newtype;
 
 string_newtype!(
     DnsLabel,

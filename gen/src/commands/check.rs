@@ -1,41 +1,48 @@
 //! `gen check`: every check on fresh renders (or on a given manifest), one summary line per
 //! check, and a non-zero exit when any fails.
 
+use std::path::PathBuf;
+
+use super::{Error, report_lint};
 use crate::catalog::Catalog;
-use crate::cli::{CheckArgs, Error, ValidatorChoice};
 use crate::lint;
 use crate::objects::parse::parse_stream;
-use crate::render;
-use crate::validate::{self, BackendChoice, ValidatorConfig};
+use crate::pipeline;
+use crate::validate::{self, ValidatorConfig};
+
+/// Options of `gen check`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Folder holding the environment files.
+    pub environments: PathBuf,
+    /// Environments to check (names or paths); every one in the folder when empty.
+    pub envs: Vec<String>,
+    /// Kubernetes versions to validate against.
+    pub versions: Vec<String>,
+    /// Which validator runs, and how.
+    pub validator: ValidatorConfig,
+    /// A YAML stream to check instead of a fresh render.
+    pub manifest: Option<PathBuf>,
+}
 
 /// Runs `gen check`.
 ///
 /// # Errors
 /// [`Error::CheckFailed`] when any environment fails a check; setup errors (no validator
 /// binary, unreadable manifest) as themselves.
-pub fn run(catalog: &Catalog, args: &CheckArgs) -> Result<(), Error> {
-    let names = if args.envs.is_empty() {
+pub fn run(opts: &Options) -> Result<(), Error> {
+    let catalog = Catalog::new(&opts.environments);
+    let names = if opts.envs.is_empty() {
         catalog.names()?
     } else {
-        args.envs.clone()
+        opts.envs.clone()
     };
-    if args.manifest.is_some() && names.len() != 1 {
+    if opts.manifest.is_some() && names.len() != 1 {
         return Err(Error::ManifestNeedsOneEnv);
     }
-    let config = ValidatorConfig {
-        backend: match args.validator {
-            ValidatorChoice::Auto => BackendChoice::Auto,
-            ValidatorChoice::Kubeconform => BackendChoice::Kubeconform,
-            ValidatorChoice::KubernetesValidate => BackendChoice::KubernetesValidate,
-        },
-        kubeconform: args.kubeconform.clone(),
-        kubeconform_schema_locations: args.schema_locations.clone(),
-        kubernetes_validate: args.kubernetes_validate.clone(),
-        ignore_missing_schemas: false,
-    };
     let mut failed = 0;
     for arg in &names {
-        if !check_one(catalog, arg, args, &config)? {
+        if !check_one(&catalog, arg, opts)? {
             failed += 1;
         }
     }
@@ -50,13 +57,8 @@ pub fn run(catalog: &Catalog, args: &CheckArgs) -> Result<(), Error> {
 }
 
 /// Checks one environment; `Ok(false)` when a check failed (already printed).
-fn check_one(
-    catalog: &Catalog,
-    arg: &str,
-    args: &CheckArgs,
-    config: &ValidatorConfig,
-) -> Result<bool, Error> {
-    let (source, env) = match catalog.load(arg) {
+fn check_one(catalog: &Catalog, arg: &str, opts: &Options) -> Result<bool, Error> {
+    let (source, env) = match pipeline::load(catalog, arg) {
         Ok(loaded) => loaded,
         Err(e) => {
             println!("{arg}: settings: FAILED\n{e}");
@@ -66,7 +68,7 @@ fn check_one(
     let name = source.name;
     println!("{name}: settings: ok");
 
-    let (yaml, outcome) = if let Some(path) = &args.manifest {
+    let (yaml, outcome) = if let Some(path) = &opts.manifest {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ReadManifest {
             path: path.clone(),
             source,
@@ -78,26 +80,22 @@ fn check_one(
                 return Ok(false);
             }
         };
-        (
-            text,
-            lint::lint_with_waivers(&objects, &lint::Context::of(&env), &env.waivers),
-        )
+        (text, pipeline::lint(&env, &objects))
     } else {
-        match render::build(&env, &name) {
-            Ok(checked) => (render::stream(&name, &checked.objects)?, checked.lint),
-            Err(render::RenderError::Lint { findings, .. }) => {
+        match pipeline::objects(&env, &name) {
+            Ok(checked) => (pipeline::render(&name, &checked.objects)?, checked.lint),
+            Err(pipeline::LintError { findings, .. }) => {
                 let outcome = lint::Outcome {
                     errors: findings,
                     ..lint::Outcome::default()
                 };
                 (String::new(), outcome)
             }
-            Err(e) => return Err(e.into()),
         }
     };
 
     let mut ok = true;
-    crate::cli::report_lint(&name, &outcome);
+    report_lint(&name, &outcome);
     if outcome.errors.is_empty() {
         println!(
             "{name}: rules: ok ({} warning(s), {} waived)",
@@ -110,14 +108,14 @@ fn check_one(
         for f in &outcome.errors {
             println!("  {f}");
         }
-        if args.manifest.is_none() {
+        if opts.manifest.is_none() {
             // Nothing was rendered, so there is nothing to validate.
             return Ok(false);
         }
     }
 
-    for version in &args.versions {
-        let report = validate::validate(&yaml, version, config)?;
+    for version in &opts.versions {
+        let report = validate::validate(&yaml, version, &opts.validator)?;
         if report.is_ok() {
             println!("{name}: {}", report.summary());
         } else {

@@ -1,26 +1,34 @@
 //! The akidb-embed server as a [`Workload`]: every port, path, argument and file here
 //! comes from the server crate's contract, so the manifests cannot drift from the server.
+//! What the server needs of the settings (memory for its models, a configuration it
+//! accepts, directories it owns) is checked in [`check`].
+
+pub mod check;
 
 use std::collections::BTreeMap;
 
 use app::{container, env_vars, routes};
 
 use crate::settings::Environment;
+use crate::settings::image::{Pin, Tag};
 use crate::workload::{ConfigFiles, DataVolume, MetricsEndpoint, Plan, ProbePaths, Workload};
 
-/// Image tag used when an environment pins none: the server's own version.
-pub const DEFAULT_IMAGE_TAG: &str = app::VERSION;
+/// Image tag used when an environment pins none: the server's own version, so a release
+/// of this repository pins the image it was built with.
+#[must_use]
+pub fn default_image_tag() -> Tag {
+    Tag::new(app::VERSION).unwrap_or_else(|e| unreachable!("the crate version is a tag: {e}"))
+}
 
-/// Builds the plan for `env`. The environment must have passed its checks.
-///
-/// # Errors
-/// An image reference that cannot be pinned (already refused by the checks).
-pub fn plan(env: &Environment) -> Result<Plan<'_>, String> {
+/// Builds the plan for `env`, which passed the load stage's checks.
+#[must_use]
+pub fn plan(env: &Environment) -> Plan<'_> {
     let config = &env.config;
-    let image = env.image.reference(DEFAULT_IMAGE_TAG)?;
-    let version = match env.image.pin(DEFAULT_IMAGE_TAG)? {
-        crate::settings::image::Pin::Tag(t) => Some(t),
-        crate::settings::image::Pin::Digest(_) => None,
+    let default_tag = default_image_tag();
+    let image = env.image.reference(&default_tag);
+    let version = match env.image.pin(&default_tag) {
+        Pin::Tag(t) => Some(t.to_string()),
+        Pin::Digest(_) => None,
     };
     let threads = env.resources.limits.cpu.whole_cores_rounded_up();
     let workload = Workload {
@@ -62,5 +70,5 @@ pub fn plan(env: &Environment) -> Result<Plan<'_>, String> {
         body_limit_bytes: config.server.body_limit_bytes,
         request_timeout_secs: config.server.request_timeout_secs,
     };
-    Ok(Plan { env, workload })
+    Plan { env, workload }
 }

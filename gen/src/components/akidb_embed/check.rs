@@ -1,0 +1,121 @@
+//! What the akidb-embed server needs of an environment's settings: a configuration the
+//! server itself accepts, memory for the models it preloads, and its own directories and
+//! variables left to it.
+
+use std::path::{Path, PathBuf};
+
+use app::{container, env_vars};
+
+use crate::settings::check::Problems;
+use crate::settings::{Environment, Problem};
+
+/// Memory the server process needs besides model weights (runtime, tokenizer, buffers).
+const RUNTIME_OVERHEAD_BYTES: u64 = 160 * 1024 * 1024;
+
+/// Every problem the server has with `env`, in the order of the settings.
+#[must_use]
+pub fn check(env: &Environment) -> Vec<Problem> {
+    let mut out = Problems(Vec::new());
+    check_memory(env, &mut out);
+    check_ports(env, &mut out);
+    check_config(env, &mut out);
+    check_secrets(env, &mut out);
+    out.0
+}
+
+fn check_memory(env: &Environment, out: &mut Problems) {
+    let weights: u64 = env
+        .config
+        .embedding
+        .preload_models
+        .iter()
+        .map(|m| m.weights_bytes())
+        .sum();
+    let needed = weights + RUNTIME_OVERHEAD_BYTES;
+    let limit = &env.resources.limits.memory;
+    if limit.bytes() < needed {
+        out.add(
+            "resources.limits.memory",
+            format!(
+                "is {limit} but the preloaded models need about {} MiB ({} MiB of weights plus {} MiB for the runtime); the pod would be OOM-killed",
+                needed >> 20,
+                weights >> 20,
+                RUNTIME_OVERHEAD_BYTES >> 20
+            ),
+        );
+    }
+}
+
+fn check_ports(env: &Environment, out: &mut Problems) {
+    let metrics = &env.config.observability;
+    if metrics.metrics_enabled
+        && env.config.metrics_on_separate_port()
+        && metrics.metrics_port == env.service.port
+    {
+        out.add(
+            "service.port",
+            format!("is {} which is also config.observability.metrics_port; the Service would expose two ports with one number", env.service.port),
+        );
+    }
+}
+
+fn check_config(env: &Environment, out: &mut Problems) {
+    if let Err(e) = env.config.validate() {
+        let (setting, message) = match &e {
+            app::ConfigError::Invalid { key, reason } => (format!("config.{key}"), reason.clone()),
+            other => ("config".to_owned(), other.to_string()),
+        };
+        out.add(setting, message);
+    }
+    let model_dir = &env.config.embedding.model_dir;
+    if !model_dir.is_absolute() {
+        out.add(
+            "config.embedding.model_dir",
+            format!(
+                "is `{}`; the model volume is mounted there, so it must be an absolute path",
+                model_dir.display()
+            ),
+        );
+    }
+    if model_dir.starts_with(container::CONFIG_DIR) || model_dir == Path::new(container::TMP_DIR) {
+        out.add(
+            "config.embedding.model_dir",
+            format!(
+                "is `{}`, which collides with a directory the pod already mounts",
+                model_dir.display()
+            ),
+        );
+    }
+}
+
+fn check_secrets(env: &Environment, out: &mut Problems) {
+    let reserved = [env_vars::RAYON_NUM_THREADS];
+    let taken_dirs = [
+        PathBuf::from(container::CONFIG_DIR),
+        PathBuf::from(container::TMP_DIR),
+        env.config.embedding.model_dir.clone(),
+    ];
+    for (i, secret) in env.secrets.iter().enumerate() {
+        for var in secret.env.keys() {
+            if reserved.contains(&var.as_str()) {
+                out.add(
+                    format!("secrets[{i}].env.{var}"),
+                    "is set by the generator from the CPU limit",
+                );
+            }
+        }
+        if let Some(path) = &secret.mount_path {
+            let p = Path::new(path);
+            if p.is_absolute()
+                && taken_dirs
+                    .iter()
+                    .any(|d| p.starts_with(d) || d.starts_with(p))
+            {
+                out.add(
+                    format!("secrets[{i}].mount_path"),
+                    format!("`{path}` overlaps a directory the pod already mounts"),
+                );
+            }
+        }
+    }
+}

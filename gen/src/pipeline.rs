@@ -1,0 +1,123 @@
+//! The stages every command runs, each named once here and each knowing only the one
+//! before it:
+//!
+//! 1. **load**: read an environment file, parse it into typed settings (positions in
+//!    errors), then check it: the settings on their own, what the component needs of them,
+//!    and the waivers against the rule table; every problem of a file is reported at once.
+//! 2. **plan**: turn the settings into plain facts about the workload.
+//! 3. **build**: typed Kubernetes objects, in emission order.
+//! 4. **lint**: the cross-object rules, with the environment's waivers.
+//! 5. **render**: one YAML stream.
+
+use std::path::Path;
+
+use crate::catalog::{Catalog, CatalogError, Source};
+use crate::components::akidb_embed;
+use crate::lint::{self, Finding, Outcome};
+use crate::objects::{self, Object};
+use crate::render::{self, RenderError};
+use crate::settings::{self, Environment, LoadError};
+use crate::workload::Plan;
+
+/// Stage 1: resolves `arg` (a name in the catalog or a path) and loads it.
+///
+/// # Errors
+/// An unknown environment, or as [`load_file`].
+pub fn load(catalog: &Catalog, arg: &str) -> Result<(Source, Environment), CatalogError> {
+    let source = catalog.resolve(arg)?;
+    let env = load_file(&source.path)?;
+    Ok((source, env))
+}
+
+/// Stage 1 for a file.
+///
+/// # Errors
+/// As [`load_str`], or the file cannot be read.
+pub fn load_file(path: &Path) -> Result<Environment, LoadError> {
+    let text = settings::read_file(path)?;
+    load_str(&text, &path.display().to_string())
+}
+
+/// Stage 1 for text; `source_name` names it in errors.
+///
+/// # Errors
+/// YAML or type errors with their position, or every problem the checks found.
+pub fn load_str(text: &str, source_name: &str) -> Result<Environment, LoadError> {
+    let env = settings::parse_str(text, source_name)?;
+    let mut problems = settings::check(&env);
+    problems.extend(akidb_embed::check::check(&env));
+    problems.extend(lint::check_waivers(&env.waivers));
+    if problems.is_empty() {
+        Ok(env)
+    } else {
+        Err(LoadError::Invalid {
+            source_name: source_name.to_owned(),
+            problems,
+        })
+    }
+}
+
+/// Stage 2: the plan of a loaded environment.
+#[must_use]
+pub fn plan(env: &Environment) -> Plan<'_> {
+    akidb_embed::plan(env)
+}
+
+/// Stage 3: every object of a plan, in emission order.
+#[must_use]
+pub fn build(plan: &Plan<'_>) -> Vec<Object> {
+    objects::build_all(plan)
+}
+
+/// Stage 4: the cross-object rules over `objects`, with `env`'s waivers applied.
+#[must_use]
+pub fn lint(env: &Environment, objects: &[Object]) -> Outcome {
+    lint::lint_with_waivers(objects, &lint::Context::of(env), &env.waivers)
+}
+
+/// Stage 5: the YAML stream of `objects`.
+///
+/// # Errors
+/// An object the serializer refuses, named.
+pub fn render(env_name: &str, objects: &[Object]) -> Result<String, RenderError> {
+    render::stream(env_name, objects)
+}
+
+/// Cross-object rules found errors that no waiver covers.
+#[derive(Debug, thiserror::Error)]
+#[error("environment `{env}`: {} cross-object rule error(s):\n{}", findings.len(), findings.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+pub struct LintError {
+    /// Environment name.
+    pub env: String,
+    /// The errors.
+    pub findings: Vec<Finding>,
+}
+
+/// An environment's objects that passed the cross-object rules, with what the rules said.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The objects, in emission order.
+    pub objects: Vec<Object>,
+    /// Warnings and waived findings (errors would have stopped the build).
+    pub lint: Outcome,
+}
+
+/// Stages 2 to 4 for a loaded environment: plan, build and lint.
+///
+/// # Errors
+/// Rule errors that no waiver covers.
+pub fn objects(env: &Environment, env_name: &str) -> Result<Checked, LintError> {
+    let objects = build(&plan(env));
+    let outcome = lint(env, &objects);
+    if outcome.errors.is_empty() {
+        Ok(Checked {
+            objects,
+            lint: outcome,
+        })
+    } else {
+        Err(LintError {
+            env: env_name.to_owned(),
+            findings: outcome.errors,
+        })
+    }
+}
