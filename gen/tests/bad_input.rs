@@ -125,12 +125,106 @@ fn unknown_enum_value_lists_the_choices() {
 #[test]
 fn yaml_syntax_error_names_the_line() {
     render_file("syntax", "namespace: a\nresources:\n  limits: [cpu: 1\n")
-        .fails_with(&["environments/syntax.yaml:"]);
+        .fails_with(&["environments/syntax.yaml:", "YAML syntax error"]);
     render_file(
         "syntax",
         "namespace: a\nservice:\n  type: NodePort\n port: 80\n",
     )
-    .fails_with(&["environments/syntax.yaml:4:"]);
+    .fails_with(&["environments/syntax.yaml:4:", "YAML syntax error"]);
+    // A broken line at the end of a real environment is a syntax error at that line, not a
+    // type error about a setting the parser could not name.
+    let prod = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments/prod.yaml"),
+    )
+    .unwrap();
+    let broken = format!("{prod}  : : [unclosed\n");
+    let line = broken.lines().count();
+    render_file("broken", &broken).fails_with(&[
+        &format!("environments/broken.yaml:{line}:"),
+        "YAML syntax error: unclosed bracket",
+    ]);
+    render_file("dup", "namespace: a\nnamespace: b\n")
+        .fails_with(&["YAML syntax error", "`namespace` is given twice"]);
+}
+
+/// Type errors say what was expected and what was found, in the words of someone editing
+/// the file; no Rust type name reaches the reader.
+#[test]
+fn type_errors_say_what_was_expected_and_found() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "replicas: abc",
+            &[
+                "setting `replicas`",
+                "expected a whole number",
+                "found `abc`",
+            ],
+        ),
+        ("replicas: -1", &["expected a whole number", "found `-1`"]),
+        ("replicas: [1]", &["expected a single value, found a list"]),
+        (
+            "service: {port: 70000}",
+            &["setting `service.port`", "from 0 to 65535", "found `70000`"],
+        ),
+        (
+            "resources: {limits: {cpu: true, memory: 1Gi}}",
+            &[
+                "setting `resources.limits.cpu`",
+                "expected a quantity",
+                "found `true`",
+            ],
+        ),
+        (
+            "resources: {limits: {cpu: 1, memory: [1]}}",
+            &[
+                "setting `resources.limits.memory`",
+                "expected a quantity",
+                "found a list",
+            ],
+        ),
+        (
+            "autoscaling: 3",
+            &["setting `autoscaling`", "(a mapping), found `3`"],
+        ),
+        (
+            "secrets: abc",
+            &["setting `secrets`", "expected a list", "found `abc`"],
+        ),
+        ("secrets:\n  a: 1", &["expected a list", "found a mapping"]),
+        (
+            "network_policy: {enabled: maybe}",
+            &["expected `true` or `false`, found `maybe`"],
+        ),
+        (
+            "config: {server: {host: abc}}",
+            &[
+                "setting `config.server.host`",
+                "expected an IP address",
+                "found `abc`",
+            ],
+        ),
+        ("pre_stop_sleep_seconds: ~", &["found nothing"]),
+    ];
+    for (yaml, needles) in cases {
+        let run = render_file("types", &format!("namespace: a\n{yaml}\n"));
+        run.fails_with(needles);
+        let err = run.stderr();
+        for rust in [
+            "u8",
+            "u16",
+            "u32",
+            "u64",
+            "i64",
+            "Option<",
+            "struct ",
+            "untagged",
+            "NumberOrString",
+            "`?`",
+            ".?",
+        ] {
+            assert!(!err.contains(rust), "{yaml:?}: {rust:?} leaks into\n{err}");
+        }
+    }
 }
 
 #[test]

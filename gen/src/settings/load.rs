@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::Environment;
 use super::check::Problem;
+use super::messages;
 
 /// Why an environment could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +43,9 @@ pub struct SyntaxError {
     pub column: Option<u64>,
     /// Dotted path of the setting, e.g. `autoscaling.max_replicas`, when known.
     pub setting: Option<String>,
-    /// The parser's message.
+    /// Whether the text is not YAML at all (rather than YAML that does not fit the settings).
+    pub yaml_syntax: bool,
+    /// What is wrong, in the reader's words.
     pub message: String,
     /// The offending lines with a marker, as the YAML parser renders them.
     pub snippet: String,
@@ -55,6 +58,9 @@ impl fmt::Display for SyntaxError {
             write!(f, ":{line}:{col}")?;
         }
         write!(f, ": ")?;
+        if self.yaml_syntax {
+            write!(f, "YAML syntax error: ")?;
+        }
         if let Some(setting) = &self.setting {
             write!(f, "setting `{setting}`: ")?;
         }
@@ -93,23 +99,46 @@ pub fn read_file(path: &Path) -> Result<String, LoadError> {
 /// # Errors
 /// YAML or type errors with their position and setting.
 pub fn parse_str(text: &str, source_name: &str) -> Result<Environment, LoadError> {
+    // YAML syntax first, on its own, so a broken line is called what it is instead of
+    // surfacing as whatever type the half-parsed value failed to fit.
+    if let Err(e) = serde_saphyr::from_str::<serde::de::IgnoredAny>(text) {
+        return Err(LoadError::Syntax(Box::new(syntax_error(
+            &e,
+            text,
+            source_name,
+            None,
+            true,
+        ))));
+    }
     let mut setting: Option<String> = None;
     let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
         serde_path_to_error::deserialize::<_, Environment>(de).map_err(|e| {
+            // Segments serde_path_to_error cannot name show as `?`: keep the known prefix.
             let path = e.path().to_string();
-            if path != "." {
-                setting = Some(path);
+            let known = path.split(".?").next().unwrap_or_default();
+            if !known.is_empty() && known != "." && known != "?" {
+                setting = Some(known.to_owned());
             }
             e.into_inner()
         })
     });
-    parsed.map_err(|e| LoadError::Syntax(Box::new(syntax_error(&e, source_name, setting))))
+    parsed.map_err(|e| {
+        LoadError::Syntax(Box::new(syntax_error(
+            &e,
+            text,
+            source_name,
+            setting,
+            false,
+        )))
+    })
 }
 
 fn syntax_error(
     e: &serde_saphyr::Error,
+    text: &str,
     source_name: &str,
     setting: Option<String>,
+    yaml_syntax: bool,
 ) -> SyntaxError {
     let location = e.location();
     let rendered =
@@ -120,14 +149,21 @@ fn syntax_error(
         .split_once('\n')
         .map(|(_, rest)| rest.trim_end().to_owned())
         .unwrap_or_default();
-    let message = message_only(e);
+    let line = location.map(|l| l.line()).filter(|l| *l > 0);
+    let column = location.map(|l| l.column()).filter(|c| *c > 0);
+    let raw = message_only(e);
+    let found = line
+        .zip(column)
+        .and_then(|(l, c)| messages::found_at(text, l, c));
+    let message = messages::plain(&raw, found.as_deref());
     SyntaxError {
         source_name: source_name.to_owned(),
-        line: location.map(|l| l.line()).filter(|l| *l > 0),
-        column: location.map(|l| l.column()).filter(|c| *c > 0),
+        line,
+        column,
         setting,
+        yaml_syntax,
+        snippet: snippet.replace(&raw, &message),
         message,
-        snippet,
     }
 }
 

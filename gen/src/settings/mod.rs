@@ -6,6 +6,7 @@
 pub mod check;
 pub mod image;
 pub mod load;
+pub mod messages;
 pub mod names;
 pub mod quantity;
 

@@ -228,22 +228,31 @@ fn parse_decimal(s: &str, scale: u32) -> Option<u64> {
         .checked_add(frac_value * pad)
 }
 
-/// YAML writes `cpu: 2` as a number and `cpu: 500m` as a string; accept both.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumberOrString {
-    Int(u64),
-    Float(f64),
-    Str(String),
-}
+/// YAML writes `cpu: 2` as a number and `cpu: 500m` as text; both are read as the text
+/// of the quantity. Anything else is refused in words a reader of the file knows.
+struct QuantityText;
 
-impl NumberOrString {
-    fn into_text(self) -> String {
-        match self {
-            NumberOrString::Int(n) => n.to_string(),
-            NumberOrString::Float(x) => x.to_string(),
-            NumberOrString::Str(s) => s,
-        }
+impl serde::de::Visitor<'_> for QuantityText {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a quantity: a number, or text such as `500m` or `4Gi`")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<String, E> {
+        Ok(n.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<String, E> {
+        Ok(n.to_string())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<String, E> {
+        Ok(x.to_string())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<String, E> {
+        Ok(s.to_owned())
     }
 }
 
@@ -257,7 +266,7 @@ macro_rules! quantity_serde {
 
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = NumberOrString::deserialize(d)?.into_text();
+                let text = d.deserialize_any(QuantityText)?;
                 <$ty>::parse(text.trim()).map_err(serde::de::Error::custom)
             }
         }
