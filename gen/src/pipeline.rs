@@ -29,22 +29,36 @@ pub fn load(catalog: &Catalog, arg: &str) -> Result<(Source, Environment), Catal
     Ok((source, env))
 }
 
-/// Stage 1 for a file.
+/// Stage 1 for a file; an `include` is read relative to the file's folder.
 ///
 /// # Errors
 /// As [`load_str`], or the file cannot be read.
 pub fn load_file(path: &Path) -> Result<Environment, LoadError> {
     let text = settings::read_file(path)?;
-    load_str(&text, &path.display().to_string())
+    let dir = path.parent().unwrap_or(Path::new(""));
+    load_str_in(&text, &path.display().to_string(), dir)
 }
 
-/// Stage 1 for text; `source_name` names it in errors.
+/// Stage 1 for text; `source_name` names it in errors, and an `include` is read relative
+/// to the working folder.
 ///
 /// # Errors
 /// YAML or type errors with their position, or every problem the checks found.
 pub fn load_str(text: &str, source_name: &str) -> Result<Environment, LoadError> {
-    let env = settings::parse_str(text, source_name)?;
-    let mut problems = settings::check(&env);
+    load_str_in(text, source_name, Path::new(""))
+}
+
+fn load_str_in(text: &str, source_name: &str, dir: &Path) -> Result<Environment, LoadError> {
+    let mut env = settings::parse_str(text, source_name)?;
+    let mut problems = Vec::new();
+    if let Some(include) = env.include.clone() {
+        let path = dir.join(&include);
+        let text = settings::read_file(&path)?;
+        let included = settings::parse_components(&text, &path.display().to_string())?;
+        problems.extend(settings::include::merge(&mut env, included, &include));
+    }
+    problems.extend(settings::include::apply_sizing(&mut env));
+    problems.extend(settings::check(&env));
     problems.extend(akidb_embed::check::check(&env));
     problems.extend(lint::check_waivers(&env.waivers));
     if problems.is_empty() {
@@ -57,16 +71,18 @@ pub fn load_str(text: &str, source_name: &str) -> Result<Environment, LoadError>
     }
 }
 
-/// Stage 2: the plan of a loaded environment.
+/// Stage 2: the plan of every component of a loaded environment, in name order.
 #[must_use]
-pub fn plan(env: &Environment) -> Plan<'_> {
-    akidb_embed::plan(env)
+pub fn plan(env: &Environment) -> Vec<Plan<'_>> {
+    env.akidb_embeds()
+        .map(|(name, settings)| akidb_embed::plan(env, name, settings))
+        .collect()
 }
 
-/// Stage 3: every object of a plan, in emission order.
+/// Stage 3: every object of the plans, in emission order.
 #[must_use]
-pub fn build(plan: &Plan<'_>) -> Vec<Object> {
-    objects::build_all(plan)
+pub fn build(plans: &[Plan<'_>]) -> Vec<Object> {
+    objects::build_all(plans)
 }
 
 /// Stage 4: the cross-object rules over `objects`, with `env`'s waivers applied.

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::settings::Environment;
+use crate::settings::{AkidbEmbed, DnsLabel, Environment};
 
 /// Name of the container port (and Service port) that carries the API and the probes.
 pub const HTTP_PORT_NAME: &str = "http";
@@ -109,8 +109,12 @@ pub struct DataVolume {
 /// A workload in an environment: everything the builders read.
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
+    /// The application's namespace-level settings.
+    pub app: &'a Environment,
+    /// The component's name: of its Deployment, Service and the objects it has one of.
+    pub name: &'a DnsLabel,
     /// Generic deployment settings (replicas, resources, exposure, policies).
-    pub env: &'a Environment,
+    pub settings: &'a AkidbEmbed,
     /// The service's own facts.
     pub workload: Workload,
 }
@@ -119,13 +123,13 @@ impl Plan<'_> {
     /// Name of the Deployment, Service and the objects that have one per workload.
     #[must_use]
     pub fn name(&self) -> &str {
-        self.env.name.as_str()
+        self.name.as_str()
     }
 
     /// Namespace of every namespaced object.
     #[must_use]
     pub fn namespace(&self) -> &str {
-        self.env.namespace.as_str()
+        self.app.namespace.as_str()
     }
 
     /// Name of the ConfigMap.
@@ -182,7 +186,7 @@ impl Plan<'_> {
     /// drain and a margin for the process to exit.
     #[must_use]
     pub fn termination_grace_seconds(&self) -> u32 {
-        self.env.pre_stop_sleep_seconds + self.workload.drain_timeout_secs + EXIT_MARGIN_SECS
+        self.settings.pre_stop_sleep_seconds + self.workload.drain_timeout_secs + EXIT_MARGIN_SECS
     }
 }
 

@@ -55,8 +55,61 @@ fn gen_in(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
-/// Writes `yaml` as `environments/<name>.yaml` in a fresh folder and runs `gen <name>`.
+/// Keys of the application itself; every other top-level key of a test's flat YAML belongs
+/// to its one `akidb_embed` component.
+const APP_KEYS: &[&str] = &[
+    "namespace",
+    "part_of",
+    "storage_class",
+    "include",
+    "components",
+    "sizing",
+    "resource_quota",
+    "external",
+    "waivers",
+];
+
+/// Where [`app`] moves a component's lines: 3 lines down (the `components:` header), 6
+/// columns right.
+const COMPONENT: &str = "components.akidb-embed.akidb_embed";
+
+/// A test's flat settings as an application of one `akidb_embed` component named
+/// `akidb-embed`: application keys stay first, the rest moves under the component. Text that
+/// already has `components` is returned as it is.
+fn app(flat: &str) -> String {
+    if flat.lines().any(|l| l.starts_with("components:")) {
+        return flat.to_owned();
+    }
+    let (mut top, mut component) = (String::new(), String::new());
+    let mut to_app = true;
+    for line in flat.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            let key = line.split(':').next().unwrap_or_default();
+            to_app = APP_KEYS.contains(&key);
+        }
+        if to_app {
+            top.push_str(line);
+            top.push('\n');
+        } else {
+            component.push_str("      ");
+            component.push_str(line);
+            component.push('\n');
+        }
+    }
+    if component.is_empty() {
+        component.push_str("      {}\n");
+    }
+    format!("{top}components:\n  akidb-embed:\n    akidb_embed:\n{component}")
+}
+
+/// Writes `yaml` (flat, see [`app`]) as `environments/<name>.yaml` in a fresh folder and
+/// runs `gen <name>`.
 fn render_file(name: &str, yaml: &str) -> Run {
+    render_raw(name, &app(yaml))
+}
+
+/// Writes `yaml` as it is and runs `gen <name>`.
+fn render_raw(name: &str, yaml: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("environments")).unwrap();
     std::fs::write(
@@ -74,7 +127,7 @@ fn unknown_key_names_file_line_and_setting() {
         "namespace: a\nautoscaling:\n  min_replicas: 2\n  max_replicas: 4\n  max_replica: 3\n",
     )
     .fails_with(&[
-        "environments/typo.yaml:5:3",
+        "environments/typo.yaml:8:9",
         "autoscaling.max_replica",
         "unknown field `max_replica`",
         "expected one of",
@@ -84,7 +137,7 @@ fn unknown_key_names_file_line_and_setting() {
 #[test]
 fn unknown_key_inside_the_server_config_is_caught_too() {
     render_file("typo", "namespace: a\nconfig:\n  server:\n    prot: 8080\n").fails_with(&[
-        "environments/typo.yaml:4:5",
+        "environments/typo.yaml:7:11",
         "config.server.prot",
         "unknown field `prot`",
     ]);
@@ -93,13 +146,13 @@ fn unknown_key_inside_the_server_config_is_caught_too() {
 #[test]
 fn wrong_type_names_the_setting() {
     render_file("wrong", "namespace: a\nreplicas: two\n")
-        .fails_with(&["environments/wrong.yaml:2:11", "`replicas`"]);
+        .fails_with(&["environments/wrong.yaml:5:17", "akidb_embed.replicas`"]);
     render_file(
         "wrong",
         "namespace: a\nconfig:\n  observability:\n    metrics_enabled: maybe\n",
     )
     .fails_with(&[
-        "environments/wrong.yaml:4:22",
+        "environments/wrong.yaml:7:28",
         "config.observability.metrics_enabled",
     ]);
 }
@@ -107,7 +160,7 @@ fn wrong_type_names_the_setting() {
 #[test]
 fn unknown_enum_value_lists_the_choices() {
     render_file("enum", "namespace: a\nservice:\n  type: Nodeport\n").fails_with(&[
-        "environments/enum.yaml:3:9",
+        "environments/enum.yaml:6:15",
         "service.type",
         "ClusterIP, NodePort, LoadBalancer",
     ]);
@@ -116,7 +169,7 @@ fn unknown_enum_value_lists_the_choices() {
         "namespace: a\nconfig:\n  embedding:\n    preload_models: [all-minilm]\n",
     )
     .fails_with(&[
-        "environments/enum.yaml:4:22",
+        "environments/enum.yaml:7:28",
         "all-MiniLM-L6-v2",
         "e5-small-v2",
     ]);
@@ -130,7 +183,7 @@ fn yaml_syntax_error_names_the_line() {
         "syntax",
         "namespace: a\nservice:\n  type: NodePort\n port: 80\n",
     )
-    .fails_with(&["environments/syntax.yaml:4:", "YAML syntax error"]);
+    .fails_with(&["environments/syntax.yaml:7:", "YAML syntax error"]);
     // A broken line at the end of a real environment is a syntax error at that line, not a
     // type error about a setting the parser could not name.
     let prod = std::fs::read_to_string(
@@ -155,7 +208,7 @@ fn type_errors_say_what_was_expected_and_found() {
         (
             "replicas: abc",
             &[
-                "setting `replicas`",
+                "setting `components.akidb-embed.akidb_embed.replicas`",
                 "expected a whole number",
                 "found `abc`",
             ],
@@ -164,12 +217,16 @@ fn type_errors_say_what_was_expected_and_found() {
         ("replicas: [1]", &["expected a single value, found a list"]),
         (
             "service: {port: 70000}",
-            &["setting `service.port`", "from 0 to 65535", "found `70000`"],
+            &[
+                "setting `components.akidb-embed.akidb_embed.service.port`",
+                "from 0 to 65535",
+                "found `70000`",
+            ],
         ),
         (
             "resources: {limits: {cpu: true, memory: 1Gi}}",
             &[
-                "setting `resources.limits.cpu`",
+                "setting `components.akidb-embed.akidb_embed.resources.limits.cpu`",
                 "expected a quantity",
                 "found `true`",
             ],
@@ -177,18 +234,25 @@ fn type_errors_say_what_was_expected_and_found() {
         (
             "resources: {limits: {cpu: 1, memory: [1]}}",
             &[
-                "setting `resources.limits.memory`",
+                "setting `components.akidb-embed.akidb_embed.resources.limits.memory`",
                 "expected a quantity",
                 "found a list",
             ],
         ),
         (
             "autoscaling: 3",
-            &["setting `autoscaling`", "(a mapping), found `3`"],
+            &[
+                "setting `components.akidb-embed.akidb_embed.autoscaling`",
+                "(a mapping), found `3`",
+            ],
         ),
         (
             "secrets: abc",
-            &["setting `secrets`", "expected a list", "found `abc`"],
+            &[
+                "setting `components.akidb-embed.akidb_embed.secrets`",
+                "expected a list",
+                "found `abc`",
+            ],
         ),
         ("secrets:\n  a: 1", &["expected a list", "found a mapping"]),
         (
@@ -198,7 +262,7 @@ fn type_errors_say_what_was_expected_and_found() {
         (
             "config: {server: {host: abc}}",
             &[
-                "setting `config.server.host`",
+                "setting `components.akidb-embed.akidb_embed.config.server.host`",
                 "expected an IP address",
                 "found `abc`",
             ],
@@ -254,7 +318,7 @@ fn malformed_quantities_are_refused() {
         "q",
         "namespace: a\nresources:\n  limits: {cpu: 2x, memory: 4Gi}\n  requests: {cpu: 1, memory: 1Gi}\n",
     )
-    .fails_with(&["environments/q.yaml:3:17", "resources.limits.cpu", "not a CPU quantity"]);
+    .fails_with(&["environments/q.yaml:6:23", "resources.limits.cpu", "not a CPU quantity"]);
     render_file(
         "q",
         "namespace: a\nresources:\n  limits: {cpu: 2, memory: 512m}\n  requests: {cpu: 1, memory: 256Mi}\n",
@@ -271,18 +335,31 @@ fn names_that_are_not_dns_1123_are_refused() {
         "namespace",
         "DNS-1123",
     ]);
-    render_file("n", &format!("namespace: a\nname: {}\n", "x".repeat(64)))
-        .fails_with(&["`name`", "at most 63"]);
+    render_raw(
+        "n",
+        &format!(
+            "namespace: a\ncomponents:\n  {}:\n    akidb_embed: {{}}\n",
+            "x".repeat(64)
+        ),
+    )
+    .fails_with(&["setting `components.xxxxxxxx", "at most 63"]);
     render_file("n", "namespace: a\ningress:\n  hosts: [\"\"]\n")
         .fails_with(&["ingress.hosts[0]", "not a valid host"]);
 }
 
-/// Loads `yaml` expecting only semantic problems; returns them as `setting: message` lines.
+/// Loads `yaml` (flat, see [`app`]) expecting only semantic problems; returns them as
+/// `setting: message` lines, component settings relative to the component.
 fn problems(yaml: &str) -> Vec<String> {
-    match parse_str(yaml, "test.yaml") {
+    match parse_str(&app(yaml), "test.yaml") {
         Err(LoadError::Invalid { problems, .. }) => problems
             .iter()
-            .map(|p| format!("{}: {}", p.setting, p.message))
+            .map(|p| {
+                let setting = p
+                    .setting
+                    .strip_prefix(&format!("{COMPONENT}."))
+                    .unwrap_or(&p.setting);
+                format!("{setting}: {}", p.message)
+            })
             .collect(),
         other => panic!("expected semantic problems, got {other:?}"),
     }
@@ -340,7 +417,7 @@ fn a_budget_that_blocks_every_drain_is_refused() {
     );
     assert!(
         parse_str(
-            "namespace: a\nreplicas: 3\ndisruption_budget: {min_available: 2}\n",
+            &app("namespace: a\nreplicas: 3\ndisruption_budget: {min_available: 2}\n"),
             "ok.yaml"
         )
         .is_ok()
@@ -399,20 +476,23 @@ fn empty_or_repeated_ingress_hosts_are_refused() {
 #[test]
 fn floating_image_tags_are_refused() {
     render_file("img", "namespace: a\nimage: {tag: latest}\n").fails_with(&[
-        "img.yaml:2:14",
-        "setting `image.tag`",
+        "img.yaml:5:20",
+        "setting `components.akidb-embed.akidb_embed.image.tag`",
         "`latest` is refused",
     ]);
     render_file("img", "namespace: a\nimage:\n  digest: \"sha256:abc\"\n").fails_with(&[
-        "img.yaml:3:11",
-        "setting `image.digest`",
+        "img.yaml:6:17",
+        "setting `components.akidb-embed.akidb_embed.image.digest`",
         "64 lowercase hex digits",
     ]);
     render_file(
         "img",
         "namespace: a\nimage: {repository: \"ghcr.io/x/app:1.0\"}\n",
     )
-    .fails_with(&["setting `image.repository`", "put it in image.tag"]);
+    .fails_with(&[
+        "setting `components.akidb-embed.akidb_embed.image.repository`",
+        "put it in image.tag",
+    ]);
     let both = format!(
         "namespace: a\nimage: {{tag: \"1.0\", digest: \"sha256:{}\"}}\n",
         "a".repeat(64)
@@ -479,15 +559,15 @@ fn a_failed_write_leaves_old_files_intact() {
     let dir = tempfile::tempdir().unwrap();
     let envs = dir.path().join("environments");
     std::fs::create_dir(&envs).unwrap();
-    std::fs::write(envs.join("a.yaml"), "namespace: a\n").unwrap();
-    std::fs::write(envs.join("b.yaml"), "namespace: b\n").unwrap();
+    std::fs::write(envs.join("a.yaml"), app("namespace: a\n")).unwrap();
+    std::fs::write(envs.join("b.yaml"), app("namespace: b\n")).unwrap();
     let ok = gen_in(dir.path(), &["write"]);
     assert!(ok.out.status.success(), "{}", ok.stderr());
     let before = std::fs::read_to_string(dir.path().join("out/a.yaml")).unwrap();
 
-    std::fs::write(envs.join("a.yaml"), "namespace: a\nreplicas: 2\n").unwrap();
-    std::fs::write(envs.join("b.yaml"), "namespace: b\nreplicas: -1\n").unwrap();
-    gen_in(dir.path(), &["write"]).fails_with(&["environments/b.yaml:2"]);
+    std::fs::write(envs.join("a.yaml"), app("namespace: a\nreplicas: 2\n")).unwrap();
+    std::fs::write(envs.join("b.yaml"), app("namespace: b\nreplicas: -1\n")).unwrap();
+    gen_in(dir.path(), &["write"]).fails_with(&["environments/b.yaml:5"]);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out/a.yaml")).unwrap(),
         before,
@@ -502,4 +582,95 @@ fn a_failed_write_leaves_old_files_intact() {
         leftovers.is_empty(),
         "temporary files left behind: {leftovers:?}"
     );
+}
+
+/// An environment in the single-service shape of earlier releases is refused with how to
+/// write it now, at the line of its first server setting.
+#[test]
+fn the_old_single_service_shape_says_how_to_write_it_now() {
+    render_raw("old", "namespace: a\nreplicas: 2\nconfig: {}\n").fails_with(&[
+        "environments/old.yaml:2:1",
+        "`replicas`, `config` are settings of the embedding server",
+        "components:\n    akidb-embed:\n      akidb_embed:\n        replicas: ...",
+        "part_of: akidb",
+    ]);
+}
+
+/// A typo or a wrong kind deep inside a component names its full dotted path and line.
+#[test]
+fn component_errors_name_the_full_path() {
+    render_raw(
+        "deep",
+        "namespace: a\ncomponents:\n  worker:\n    akidb_embed:\n      replicaz: 2\n",
+    )
+    .fails_with(&[
+        "environments/deep.yaml:5:7",
+        "setting `components.worker.akidb_embed.replicaz`",
+        "unknown field `replicaz`",
+    ]);
+    render_raw(
+        "deep",
+        "namespace: a\ncomponents:\n  worker:\n    akidb_embed:\n      autoscaling: {min_replicas: 1, max_replicaz: 2}\n",
+    )
+    .fails_with(&[
+        "setting `components.worker.akidb_embed.autoscaling.max_replicaz`",
+        "unknown field `max_replicaz`, expected one of min_replicas, max_replicas",
+    ]);
+    render_raw(
+        "kind",
+        "namespace: a\ncomponents:\n  worker:\n    deploymnt: {}\n",
+    )
+    .fails_with(&[
+        "environments/kind.yaml:4:5",
+        "setting `components.worker`",
+        "unknown variant `deploymnt`",
+        "akidb_embed",
+    ]);
+    render_raw("none", "namespace: a\n").fails_with(&["`components`", "at least one component"]);
+}
+
+fn with_components_file(env_yaml: &str, components_yaml: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir_all(envs.join("shared")).unwrap();
+    std::fs::write(envs.join("shared/components.yaml"), components_yaml).unwrap();
+    std::fs::write(envs.join("e.yaml"), env_yaml).unwrap();
+    gen_in(dir.path(), &["e"])
+}
+
+/// Sizing a component that the environment and its include do not have, defining an
+/// included component again, or a typo in the included file are all errors that say where.
+#[test]
+fn included_components_are_closed_and_typed() {
+    let shared = "components:\n  embed:\n    akidb_embed: {}\n";
+    with_components_file(
+        "namespace: a\ninclude: shared/components.yaml\nsizing:\n  embd: {replicas: 2}\n",
+        shared,
+    )
+    .fails_with(&["`sizing.embd`", "names no component; components: embed"]);
+    with_components_file(
+        "namespace: a\ninclude: shared/components.yaml\ncomponents:\n  embed:\n    akidb_embed: {}\n",
+        shared,
+    )
+    .fails_with(&["`components.embed`", "also defined in the included `shared/components.yaml`"]);
+    with_components_file(
+        "namespace: a\ninclude: shared/components.yaml\n",
+        "components:\n  embed:\n    akidb_embed:\n      replica: 1\n",
+    )
+    .fails_with(&[
+        "shared/components.yaml:4:7",
+        "setting `components.embed.akidb_embed.replica`",
+    ]);
+    with_components_file(
+        "namespace: a\ninclude: shared/components.yaml\nsizing:\n  embed: {memory: 1Gi}\n",
+        shared,
+    )
+    .fails_with(&["setting `sizing.embed.memory`", "unknown field `memory`"]);
+    with_components_file("namespace: a\ninclude: shared/nothing.yaml\n", shared)
+        .fails_with(&["cannot read", "shared/nothing.yaml"]);
+    with_components_file(
+        "namespace: a\ninclude: shared/components.yaml\nsizing:\n  embed: {hosts: [a.example.com]}\n",
+        shared,
+    )
+    .fails_with(&["`sizing.embed.hosts`", "no `ingress`"]);
 }

@@ -75,7 +75,7 @@ fn turned_off_objects_are_not_emitted() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bare.yaml");
-    std::fs::write(&file, "namespace: bare\nnetwork_policy: {enabled: false}\n").unwrap();
+    std::fs::write(&file, "namespace: bare\ncomponents: {akidb-embed: {akidb_embed: {network_policy: {enabled: false}}}}\n").unwrap();
     let bare = ok(dir.path(), &[file.to_str().unwrap()]);
     assert!(!bare.contains("kind: NetworkPolicy"));
     assert!(bare.contains("kind: Deployment"));
@@ -85,7 +85,11 @@ fn turned_off_objects_are_not_emitted() {
 fn an_environment_file_can_be_given_by_path() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mine.yaml");
-    std::fs::write(&file, "namespace: mine\nreplicas: 2\n").unwrap();
+    std::fs::write(
+        &file,
+        "namespace: mine\ncomponents: {akidb-embed: {akidb_embed: {replicas: 2}}}\n",
+    )
+    .unwrap();
     let yaml = ok(dir.path(), &["./mine.yaml"]);
     assert!(yaml.contains("namespace: mine"));
     assert!(yaml.contains("replicas: 2"));
@@ -116,8 +120,16 @@ fn write_creates_prunes_and_check_detects_staleness() {
     let dir = tempfile::tempdir().unwrap();
     let envs = dir.path().join("environments");
     std::fs::create_dir(&envs).unwrap();
-    std::fs::write(envs.join("one.yaml"), "namespace: one\n").unwrap();
-    std::fs::write(envs.join("two.yaml"), "namespace: two\n").unwrap();
+    std::fs::write(
+        envs.join("one.yaml"),
+        "namespace: one\ncomponents: {akidb-embed: {akidb_embed: {}}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        envs.join("two.yaml"),
+        "namespace: two\ncomponents: {akidb-embed: {akidb_embed: {}}}\n",
+    )
+    .unwrap();
     ok(dir.path(), &["write"]);
     for f in [
         "out/one.yaml",
@@ -129,7 +141,11 @@ fn write_creates_prunes_and_check_detects_staleness() {
     }
     ok(dir.path(), &["write", "--check"]);
 
-    std::fs::write(envs.join("one.yaml"), "namespace: one\nreplicas: 3\n").unwrap();
+    std::fs::write(
+        envs.join("one.yaml"),
+        "namespace: one\ncomponents: {akidb-embed: {akidb_embed: {replicas: 3}}}\n",
+    )
+    .unwrap();
     std::fs::remove_file(envs.join("two.yaml")).unwrap();
     let check = gen_in(dir.path(), &["write", "--check"]);
     assert!(!check.status.success());
@@ -209,7 +225,11 @@ fn diff_shows_what_a_fresh_render_changes_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let envs = dir.path().join("environments");
     std::fs::create_dir(&envs).unwrap();
-    std::fs::write(envs.join("one.yaml"), "namespace: one\nreplicas: 2\n").unwrap();
+    std::fs::write(
+        envs.join("one.yaml"),
+        "namespace: one\ncomponents: {akidb-embed: {akidb_embed: {replicas: 2}}}\n",
+    )
+    .unwrap();
     ok(dir.path(), &["write"]);
     let same = gen_in(dir.path(), &["diff", "one"]);
     assert!(
@@ -218,7 +238,11 @@ fn diff_shows_what_a_fresh_render_changes_and_exits_1() {
         String::from_utf8_lossy(&same.stderr)
     );
 
-    std::fs::write(envs.join("one.yaml"), "namespace: one\nreplicas: 3\n").unwrap();
+    std::fs::write(
+        envs.join("one.yaml"),
+        "namespace: one\ncomponents: {akidb-embed: {akidb_embed: {replicas: 3}}}\n",
+    )
+    .unwrap();
     let changed = gen_in(dir.path(), &["diff", "one"]);
     assert_eq!(changed.status.code(), Some(1));
     let diff = String::from_utf8(changed.stdout).unwrap();
@@ -227,4 +251,52 @@ fn diff_shows_what_a_fresh_render_changes_and_exits_1() {
         "{diff}"
     );
     assert!(diff.contains("-  replicas: 2\n+  replicas: 3\n"), "{diff}");
+}
+
+/// Two environments share a components file and differ only in the sizes they set: the
+/// included component renders in both, each with its own replicas, storage class and hosts.
+#[test]
+fn environments_share_included_components_and_set_only_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir_all(envs.join("shared")).unwrap();
+    std::fs::write(
+        envs.join("shared/components.yaml"),
+        "components:\n  search:\n    akidb_embed:\n      replicas: 1\n      ingress: {hosts: [old.example.com]}\n      model_cache: {access_mode: ReadWriteMany}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        envs.join("gke.yaml"),
+        "namespace: gke\npart_of: archive\ninclude: shared/components.yaml\nsizing:\n  search: {replicas: 3, storage_class: standard-rwx, size: 20Gi, hosts: [gke.example.com]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        envs.join("eks.yaml"),
+        "namespace: eks\npart_of: archive\ninclude: shared/components.yaml\nstorage_class: efs-sc\n",
+    )
+    .unwrap();
+    let render = |name: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gen"))
+            .arg(name)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let gke = render("gke");
+    assert!(gke.contains("name: search\n  namespace: gke"), "{gke}");
+    assert!(gke.contains("replicas: 3"), "{gke}");
+    assert!(gke.contains("storageClassName: standard-rwx"), "{gke}");
+    assert!(gke.contains("storage: 20Gi"), "{gke}");
+    assert!(gke.contains("host: gke.example.com") && !gke.contains("old.example.com"));
+    assert!(gke.contains("app.kubernetes.io/part-of: archive"), "{gke}");
+    let eks = render("eks");
+    assert!(eks.contains("replicas: 1"), "{eks}");
+    assert!(eks.contains("storageClassName: efs-sc"), "{eks}");
+    assert!(eks.contains("host: old.example.com"), "{eks}");
 }

@@ -16,15 +16,18 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 const BASELINE: &str = r#"
 namespace: rules-test
-autoscaling: {min_replicas: 2, max_replicas: 4}
-disruption_budget: {max_unavailable: 1}
-ingress: {hosts: [a.example.com], tls: {secret_name: a-tls}}
-model_cache: {access_mode: ReadWriteMany}
 resource_quota: {requests_cpu: 10, requests_memory: 20Gi, limits_cpu: 20, limits_memory: 40Gi, persistent_volume_claims: 2}
-secrets:
-  - name: api-keys
-    env: {API_KEY: key}
-    mount_path: /var/run/keys
+components:
+  akidb-embed:
+    akidb_embed:
+      autoscaling: {min_replicas: 2, max_replicas: 4}
+      disruption_budget: {max_unavailable: 1}
+      ingress: {hosts: [a.example.com], tls: {secret_name: a-tls}}
+      model_cache: {access_mode: ReadWriteMany}
+      secrets:
+        - name: api-keys
+          env: {API_KEY: key}
+          mount_path: /var/run/keys
 "#;
 
 fn baseline_env() -> Environment {
@@ -624,7 +627,7 @@ fn waivers_move_findings_aside_and_unused_ones_warn() {
 
 #[test]
 fn waivers_need_a_known_rule_and_a_reason() {
-    let yaml = "namespace: a\nwaivers:\n  - {rule: no-such-rule, reason: because we must says ops}\n  - {rule: image-pinned, reason: meh}\n";
+    let yaml = "namespace: a\ncomponents: {x: {akidb_embed: {}}}\nwaivers:\n  - {rule: no-such-rule, reason: because we must says ops}\n  - {rule: image-pinned, reason: meh}\n";
     match parse_str(yaml, "w.yaml") {
         Err(LoadError::Invalid { problems, .. }) => {
             let text = problems
@@ -650,14 +653,12 @@ fn a_rule_error_stops_the_render_and_a_waiver_lets_it_through() {
             .output()
             .unwrap()
     };
-    let tight = "namespace: q\nautoscaling: {min_replicas: 2, max_replicas: 3}\nresource_quota: {requests_cpu: 1}\n";
+    let tight = "namespace: q\npart_of: shop\ncomponents: {x: {akidb_embed: {autoscaling: {min_replicas: 2, max_replicas: 3}}}}\nresource_quota: {requests_cpu: 1}\n";
     let out = run(tight);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && out.stdout.is_empty(), "{err}");
     assert!(
-        err.contains(
-            "error[quota-admits-minimum]: ResourceQuota/akidb-embed spec.hard.requests.cpu"
-        ),
+        err.contains("error[quota-admits-minimum]: ResourceQuota/shop spec.hard.requests.cpu"),
         "{err}"
     );
 

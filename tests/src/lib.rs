@@ -3,7 +3,25 @@
 
 use std::path::{Path, PathBuf};
 
+use akidb_gen::settings::{AkidbEmbed, Component, Environment};
 use akidb_gen::validate::{BackendChoice, ValidatorConfig};
+
+/// The settings of an environment's embedding server: its one `akidb_embed` component.
+#[must_use]
+pub fn server_settings(env: &Environment) -> &AkidbEmbed {
+    env.akidb_embeds()
+        .next()
+        .map(|(_, s)| s)
+        .unwrap_or_else(|| panic!("environment `{}` runs no akidb_embed", env.namespace))
+}
+
+/// [`server_settings`], to change.
+pub fn server_settings_mut(env: &mut Environment) -> &mut AkidbEmbed {
+    match env.components.values_mut().next() {
+        Some(Component::AkidbEmbed(s)) => s,
+        None => panic!("environment `{}` runs no component", env.namespace),
+    }
+}
 
 /// The repository root.
 #[must_use]

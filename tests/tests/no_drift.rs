@@ -7,14 +7,16 @@ use std::path::Path;
 use akidb_gen::lint::{self, Index};
 use akidb_gen::objects::Object;
 use akidb_gen::objects::deployment::CONFIG_CHECKSUM_ANNOTATION;
+use akidb_gen::settings::AkidbEmbed;
 use akidb_gen::{Catalog, Environment, pipeline};
 use app::{Config, container, env_vars, routes};
-use e2e::root;
+use e2e::{root, server_settings, server_settings_mut};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-fn environments() -> Vec<(String, Environment, Vec<Object>)> {
+/// Each environment's name, its server's settings and its objects.
+fn environments() -> Vec<(String, AkidbEmbed, Vec<Object>)> {
     let catalog = Catalog::new(root().join("environments"));
     let names = catalog.names().unwrap();
     assert!(
@@ -26,7 +28,7 @@ fn environments() -> Vec<(String, Environment, Vec<Object>)> {
         .map(|name| {
             let (_, env) = pipeline::load(&catalog, &name).unwrap();
             let objects = pipeline::objects(&env, &name).unwrap().objects;
-            (name, env, objects)
+            (name, server_settings(&env).clone(), objects)
         })
         .collect()
 }
@@ -202,7 +204,10 @@ fn a_config_change_changes_the_pod_template() {
         lint::pod_annotations(deployment(&objects))[CONFIG_CHECKSUM_ANNOTATION].clone()
     };
     let mut changed = env.clone();
-    changed.config.embedding.max_batch_tokens += 1;
+    server_settings_mut(&mut changed)
+        .config
+        .embedding
+        .max_batch_tokens += 1;
     assert_ne!(
         checksum(&env),
         checksum(&changed),

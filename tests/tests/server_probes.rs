@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use akidb_gen::lint::{self, Index};
 use akidb_gen::{Catalog, pipeline};
-use e2e::{http, minilm_dir, root, server_binary, tiny_bert};
+use e2e::{http, minilm_dir, root, server_binary, server_settings, tiny_bert};
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -128,7 +128,7 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
     let model_mount = model_mount.expect("the model claim is mounted");
     assert_eq!(
         Path::new(&model_mount),
-        env.config.embedding.model_dir,
+        server_settings(&env).config.embedding.model_dir,
         "the claim is mounted where the server looks"
     );
 
@@ -225,7 +225,7 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
     // What the server made of the ConfigMap is what the environment says.
     let (status, info) = http::get(ready_port, app::routes::INFO).unwrap();
     assert_eq!(status, 200, "{info}");
-    for m in &env.config.embedding.preload_models {
+    for m in &server_settings(&env).config.embedding.preload_models {
         assert!(info.contains(m.as_str()), "/info does not list {m}: {info}");
     }
 
@@ -282,7 +282,8 @@ fn the_server_reads_the_config_map_with_no_unknown_key() {
     );
     let effective = app::Config::from_toml_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
     assert_eq!(
-        effective, env.config,
+        effective,
+        server_settings(&env).config,
         "the server's effective configuration differs from the environment's"
     );
 

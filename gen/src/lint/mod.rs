@@ -84,8 +84,8 @@ impl Context {
         Context {
             namespace: env.namespace.to_string(),
             secrets: env
-                .secrets
-                .iter()
+                .akidb_embeds()
+                .flat_map(|(_, c)| &c.secrets)
                 .map(|s| {
                     (
                         s.name.to_string(),

@@ -32,7 +32,7 @@ const SCRATCH_SIZE: &str = "64Mi";
 /// Builds the Deployment.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Deployment {
-    let env = plan.env;
+    let env = plan.settings;
     Deployment {
         metadata: meta(plan, plan.name()),
         spec: Some(DeploymentSpec {
@@ -107,10 +107,10 @@ fn pod_spec(plan: &Plan<'_>) -> PodSpec {
 }
 
 fn spread(plan: &Plan<'_>) -> Option<Vec<TopologySpreadConstraint>> {
-    if plan.env.max_replicas() < 2 {
+    if plan.settings.max_replicas() < 2 {
         return None;
     }
-    let s = &plan.env.spread;
+    let s = &plan.settings.spread;
     Some(vec![TopologySpreadConstraint {
         max_skew: 1,
         topology_key: match s.across {
@@ -132,7 +132,7 @@ fn spread(plan: &Plan<'_>) -> Option<Vec<TopologySpreadConstraint>> {
 
 fn container(plan: &Plan<'_>) -> Container {
     let w = &plan.workload;
-    let probes = &plan.env.probes;
+    let probes = &plan.settings.probes;
     let mut ports = vec![port(HTTP_PORT_NAME, w.api_port)];
     if let Some(m) = w.metrics.as_ref().filter(|m| m.separate_from(w.api_port)) {
         ports.push(port(METRICS_PORT_NAME, m.port));
@@ -149,8 +149,8 @@ fn container(plan: &Plan<'_>) -> Container {
         liveness_probe: Some(probe(&w.probe_paths.liveness, &probes.liveness)),
         readiness_probe: Some(probe(&w.probe_paths.readiness, &probes.readiness)),
         resources: Some(ResourceRequirements {
-            requests: Some(cpu_memory(&plan.env.resources.requests)),
-            limits: Some(cpu_memory(&plan.env.resources.limits)),
+            requests: Some(cpu_memory(&plan.settings.resources.requests)),
+            limits: Some(cpu_memory(&plan.settings.resources.limits)),
             ..ResourceRequirements::default()
         }),
         security_context: Some(SecurityContext {
@@ -166,10 +166,10 @@ fn container(plan: &Plan<'_>) -> Container {
         }),
         // Keep serving while endpoints and load balancers forget the pod; only then does
         // SIGTERM start the server's own drain.
-        lifecycle: (plan.env.pre_stop_sleep_seconds > 0).then(|| Lifecycle {
+        lifecycle: (plan.settings.pre_stop_sleep_seconds > 0).then(|| Lifecycle {
             pre_stop: Some(LifecycleHandler {
                 sleep: Some(SleepAction {
-                    seconds: i64::from(plan.env.pre_stop_sleep_seconds),
+                    seconds: i64::from(plan.settings.pre_stop_sleep_seconds),
                 }),
                 ..LifecycleHandler::default()
             }),
@@ -188,7 +188,7 @@ fn env_vars(plan: &Plan<'_>) -> Vec<EnvVar> {
         value: Some(value.clone()),
         value_from: None,
     });
-    let from_secrets = plan.env.secrets.iter().flat_map(|secret| {
+    let from_secrets = plan.settings.secrets.iter().flat_map(|secret| {
         secret.env.iter().map(|(var, key)| EnvVar {
             name: var.as_str().to_owned(),
             value: None,
@@ -258,7 +258,7 @@ fn volume_mounts(plan: &Plan<'_>) -> Vec<VolumeMount> {
         out.push(mount(&d.name, &d.mount_path, d.read_only));
     }
     out.push(mount(SCRATCH_VOLUME, &w.scratch_dir, false));
-    for (i, secret) in plan.env.secrets.iter().enumerate() {
+    for (i, secret) in plan.settings.secrets.iter().enumerate() {
         if let Some(path) = &secret.mount_path {
             out.push(mount(&secret_volume_name(i), path, true));
         }
@@ -297,7 +297,7 @@ fn volumes(plan: &Plan<'_>) -> Vec<Volume> {
         }),
         ..Volume::default()
     });
-    for (i, secret) in plan.env.secrets.iter().enumerate() {
+    for (i, secret) in plan.settings.secrets.iter().enumerate() {
         if secret.mount_path.is_some() {
             out.push(Volume {
                 name: secret_volume_name(i),

@@ -84,6 +84,24 @@ impl Object {
         }
     }
 
+    /// Position of the object's kind in the emission order (the variant order).
+    #[must_use]
+    pub fn order(&self) -> usize {
+        match self {
+            Object::Namespace(_) => 0,
+            Object::ServiceAccount(_) => 1,
+            Object::ConfigMap(_) => 2,
+            Object::PersistentVolumeClaim(_) => 3,
+            Object::Service(_) => 4,
+            Object::Deployment(_) => 5,
+            Object::HorizontalPodAutoscaler(_) => 6,
+            Object::PodDisruptionBudget(_) => 7,
+            Object::Ingress(_) => 8,
+            Object::NetworkPolicy(_) => 9,
+            Object::ResourceQuota(_) => 10,
+        }
+    }
+
     /// The object's name.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -109,22 +127,29 @@ impl Serialize for Object {
     }
 }
 
-/// Every object of `plan`, in emission order; objects the environment turns off are absent.
+/// Every object of an application's component `plans`, in emission order (by kind, then
+/// component); objects the settings turn off are absent. The namespace-level objects come
+/// once, labelled like the first component.
 #[must_use]
-pub fn build_all(plan: &Plan<'_>) -> Vec<Object> {
-    let mut out = vec![
-        Object::Namespace(namespace::build(plan)),
-        Object::ServiceAccount(service_account::build(plan)),
-    ];
-    out.extend(config_map::build(plan).map(Object::ConfigMap));
-    out.extend(volume_claim::build(plan).map(Object::PersistentVolumeClaim));
-    out.push(Object::Service(service::build(plan)));
-    out.push(Object::Deployment(deployment::build(plan)));
-    out.extend(autoscaler::build(plan).map(Object::HorizontalPodAutoscaler));
-    out.extend(disruption_budget::build(plan).map(Object::PodDisruptionBudget));
-    out.extend(ingress::build(plan).map(Object::Ingress));
-    out.extend(network_policy::build(plan).map(Object::NetworkPolicy));
-    out.extend(resource_quota::build(plan).map(Object::ResourceQuota));
+pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
+    let Some(first) = plans.first() else {
+        return Vec::new();
+    };
+    let mut out = vec![Object::Namespace(namespace::build(first))];
+    for plan in plans {
+        out.push(Object::ServiceAccount(service_account::build(plan)));
+        out.extend(config_map::build(plan).map(Object::ConfigMap));
+        out.extend(volume_claim::build(plan).map(Object::PersistentVolumeClaim));
+        out.push(Object::Service(service::build(plan)));
+        out.push(Object::Deployment(deployment::build(plan)));
+        out.extend(autoscaler::build(plan).map(Object::HorizontalPodAutoscaler));
+        out.extend(disruption_budget::build(plan).map(Object::PodDisruptionBudget));
+        out.extend(ingress::build(plan).map(Object::Ingress));
+        out.extend(network_policy::build(plan).map(Object::NetworkPolicy));
+    }
+    out.extend(resource_quota::build(first).map(Object::ResourceQuota));
+    // Stable: within a kind, components keep their (sorted) order.
+    out.sort_by_key(Object::order);
     out
 }
 

@@ -19,7 +19,7 @@ const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// Builds the policy, unless the environment turns it off.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
-    let np = &plan.env.network_policy;
+    let np = &plan.settings.network_policy;
     if !np.enabled {
         return None;
     }

@@ -11,7 +11,7 @@ use crate::workload::Plan;
 /// Builds the quota, when the environment sets one.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Option<ResourceQuota> {
-    let q = plan.env.resource_quota.as_ref()?;
+    let q = plan.app.resource_quota.as_ref()?;
     let mut hard = BTreeMap::new();
     let mut put = |key: &str, value: Option<String>| {
         if let Some(v) = value {
@@ -27,7 +27,8 @@ pub fn build(plan: &Plan<'_>) -> Option<ResourceQuota> {
         q.persistent_volume_claims.map(|n| n.to_string()),
     );
     Some(ResourceQuota {
-        metadata: meta(plan, plan.name()),
+        // One per namespace: named after the application, not one of its components.
+        metadata: meta(plan, plan.app.part_of().as_str()),
         spec: Some(ResourceQuotaSpec {
             hard: Some(hard),
             ..ResourceQuotaSpec::default()

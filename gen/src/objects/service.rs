@@ -10,7 +10,7 @@ use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
 /// Builds the Service.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Service {
-    let settings = &plan.env.service;
+    let settings = &plan.settings.service;
     let node_port = settings
         .node_port
         .filter(|_| settings.kind != ServiceType::ClusterIP)

@@ -13,12 +13,16 @@ use crate::workload::Plan;
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Option<PersistentVolumeClaim> {
     let name = plan.claim_name()?;
-    let cache = &plan.env.model_cache;
+    let cache = &plan.settings.model_cache;
     Some(PersistentVolumeClaim {
         metadata: meta(plan, name),
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec![cache.access_mode.as_str().to_owned()]),
-            storage_class_name: cache.storage_class.as_ref().map(|c| c.as_str().to_owned()),
+            storage_class_name: cache
+                .storage_class
+                .as_ref()
+                .or(plan.app.storage_class.as_ref())
+                .map(|c| c.as_str().to_owned()),
             resources: Some(VolumeResourceRequirements {
                 requests: Some(BTreeMap::from([(
                     "storage".to_owned(),

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{AccessMode, Environment, ServiceType, SpreadDomain, SpreadMode};
+use super::{AccessMode, AkidbEmbed, Environment, ServiceType, SpreadDomain, SpreadMode};
 
 /// One refused setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,30 +32,63 @@ impl Problem {
     }
 }
 
-/// Every problem of the settings on their own, in the order of the settings.
+/// Every problem of the settings on their own, component by component, in the order of
+/// the settings.
 #[must_use]
 pub fn check(env: &Environment) -> Vec<Problem> {
-    let mut out = Problems(Vec::new());
-    check_replicas(env, &mut out);
-    check_resources(env, &mut out);
-    check_image(env, &mut out);
-    check_service(env, &mut out);
-    check_ingress(env, &mut out);
-    check_probes(env, &mut out);
-    check_secrets(env, &mut out);
-    out.0
+    let mut out = Vec::new();
+    if env.components.is_empty() {
+        out.push(Problem::new(
+            "components",
+            "is empty; an environment runs at least one component (e.g. `akidb-embed: {akidb_embed: {}}`)",
+        ));
+    }
+    for (name, settings) in env.akidb_embeds() {
+        let mut problems = Problems::under(&format!("components.{name}.akidb_embed"));
+        check_replicas(settings, &mut problems);
+        check_resources(settings, &mut problems);
+        check_image(settings, &mut problems);
+        check_service(settings, &mut problems);
+        check_ingress(settings, &mut problems);
+        check_probes(settings, &mut problems);
+        check_secrets(settings, &mut problems);
+        out.extend(problems.list);
+    }
+    out
 }
 
-/// Collects problems.
-pub(crate) struct Problems(pub(crate) Vec<Problem>);
+/// Collects problems of the settings under one dotted prefix.
+pub(crate) struct Problems {
+    prefix: String,
+    /// What was found, each setting with its full path.
+    pub(crate) list: Vec<Problem>,
+}
 
 impl Problems {
+    /// Problems of the settings under `prefix` (e.g. `components.api.akidb_embed`).
+    pub(crate) fn under(prefix: &str) -> Problems {
+        Problems {
+            prefix: prefix.to_owned(),
+            list: Vec::new(),
+        }
+    }
+
+    /// The full path of `setting`, which is relative to the prefix.
+    pub(crate) fn path(&self, setting: &str) -> String {
+        if self.prefix.is_empty() {
+            setting.to_owned()
+        } else {
+            format!("{}.{setting}", self.prefix)
+        }
+    }
+
     pub(crate) fn add(&mut self, setting: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem::new(setting, message));
+        let setting = self.path(&setting.into());
+        self.list.push(Problem::new(setting, message));
     }
 }
 
-fn check_replicas(env: &Environment, out: &mut Problems) {
+fn check_replicas(env: &AkidbEmbed, out: &mut Problems) {
     if let Some(a) = &env.autoscaling {
         if let Some(r) = env.replicas {
             out.add(
@@ -182,7 +215,7 @@ fn check_replicas(env: &Environment, out: &mut Problems) {
     }
 }
 
-fn check_resources(env: &Environment, out: &mut Problems) {
+fn check_resources(env: &AkidbEmbed, out: &mut Problems) {
     let r = &env.resources;
     if r.requests.cpu > r.limits.cpu {
         out.add(
@@ -204,13 +237,13 @@ fn check_resources(env: &Environment, out: &mut Problems) {
     }
 }
 
-fn check_image(env: &Environment, out: &mut Problems) {
+fn check_image(env: &AkidbEmbed, out: &mut Problems) {
     if env.image.has_tag_and_digest() {
         out.add("image", "give `tag` or `digest`, not both");
     }
 }
 
-fn check_service(env: &Environment, out: &mut Problems) {
+fn check_service(env: &AkidbEmbed, out: &mut Problems) {
     let s = &env.service;
     if s.port == 0 {
         out.add("service.port", "is 0; use a port from 1 to 65535");
@@ -241,7 +274,7 @@ fn check_service(env: &Environment, out: &mut Problems) {
     }
 }
 
-fn check_ingress(env: &Environment, out: &mut Problems) {
+fn check_ingress(env: &AkidbEmbed, out: &mut Problems) {
     let Some(ing) = &env.ingress else { return };
     if ing.hosts.is_empty() {
         out.add(
@@ -265,7 +298,7 @@ fn check_ingress(env: &Environment, out: &mut Problems) {
     }
 }
 
-fn check_probes(env: &Environment, out: &mut Problems) {
+fn check_probes(env: &AkidbEmbed, out: &mut Problems) {
     let p = &env.probes;
     for (name, t) in [
         ("probes.startup", &p.startup),
@@ -284,7 +317,7 @@ fn check_probes(env: &Environment, out: &mut Problems) {
     }
 }
 
-fn check_secrets(env: &Environment, out: &mut Problems) {
+fn check_secrets(env: &AkidbEmbed, out: &mut Problems) {
     let mut seen_vars: Vec<&str> = Vec::new();
     for (i, secret) in env.secrets.iter().enumerate() {
         if env.secrets[..i].iter().any(|s| s.name == secret.name) {

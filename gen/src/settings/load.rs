@@ -3,9 +3,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::Environment;
+use std::collections::BTreeMap;
+
 use super::check::Problem;
 use super::messages;
+use super::{ComponentsFile, Environment};
 
 /// Why an environment could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -93,12 +95,92 @@ pub fn read_file(path: &Path) -> Result<String, LoadError> {
     })
 }
 
+/// Top-level keys of the single-service shape that environments had before they
+/// described applications; each now belongs under an `akidb_embed` component.
+const COMPONENT_KEYS: &[&str] = &[
+    "name",
+    "image",
+    "replicas",
+    "autoscaling",
+    "resources",
+    "service",
+    "ingress",
+    "disruption_budget",
+    "model_cache",
+    "network_policy",
+    "spread",
+    "probes",
+    "pre_stop_sleep_seconds",
+    "secrets",
+    "config",
+];
+
 /// Parses environment settings from YAML text into their types; `source_name` names the
 /// text in errors. Checks across settings come after, in the load stage.
 ///
 /// # Errors
-/// YAML or type errors with their position and setting.
+/// YAML or type errors with their position and setting; a file in the old single-service
+/// shape, with how to write it now.
 pub fn parse_str(text: &str, source_name: &str) -> Result<Environment, LoadError> {
+    check_syntax(text, source_name)?;
+    old_shape(text, source_name)?;
+    parse_typed(text, source_name)
+}
+
+/// Parses a components file (what an environment's `include` names).
+///
+/// # Errors
+/// YAML or type errors with their position and setting.
+pub fn parse_components(text: &str, source_name: &str) -> Result<ComponentsFile, LoadError> {
+    check_syntax(text, source_name)?;
+    parse_typed(text, source_name)
+}
+
+/// An environment written in the single-service shape: say how to write it now, at the
+/// line of its first such key.
+fn old_shape(text: &str, source_name: &str) -> Result<(), LoadError> {
+    let Ok(top) = serde_saphyr::from_str::<BTreeMap<String, serde::de::IgnoredAny>>(text) else {
+        return Ok(());
+    };
+    let keys: Vec<&str> = COMPONENT_KEYS
+        .iter()
+        .copied()
+        .filter(|k| top.contains_key(*k))
+        .collect();
+    let Some(first) = keys.first() else {
+        return Ok(());
+    };
+    let line = text
+        .lines()
+        .position(|l| l.starts_with(&format!("{first}:")))
+        .map(|i| i as u64 + 1);
+    let listed = keys
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let name = if top.contains_key("name") {
+        "<name>"
+    } else {
+        "akidb-embed"
+    };
+    Err(LoadError::Syntax(Box::new(SyntaxError {
+        source_name: source_name.to_owned(),
+        line,
+        column: line.map(|_| 1),
+        setting: None,
+        yaml_syntax: false,
+        message: format!(
+            "{listed} are settings of the embedding server, which is now one component of the application: \
+             indent them under\n\n  components:\n    {name}:\n      akidb_embed:\n        {first}: ...\n\n\
+             (`namespace`, `resource_quota`, `external` and `waivers` stay at the top; add `part_of: akidb` \
+             to keep the `app.kubernetes.io/part-of` label; see environments/README.md)"
+        ),
+        snippet: String::new(),
+    })))
+}
+
+fn check_syntax(text: &str, source_name: &str) -> Result<(), LoadError> {
     // YAML syntax first, on its own, so a broken line is called what it is instead of
     // surfacing as whatever type the half-parsed value failed to fit.
     if let Err(e) = serde_saphyr::from_str::<serde::de::IgnoredAny>(text) {
@@ -110,9 +192,16 @@ pub fn parse_str(text: &str, source_name: &str) -> Result<Environment, LoadError
             true,
         ))));
     }
+    Ok(())
+}
+
+fn parse_typed<T: serde::de::DeserializeOwned>(
+    text: &str,
+    source_name: &str,
+) -> Result<T, LoadError> {
     let mut setting: Option<String> = None;
     let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
-        serde_path_to_error::deserialize::<_, Environment>(de).map_err(|e| {
+        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
             // Segments serde_path_to_error cannot name show as `?`: keep the known prefix.
             let path = e.path().to_string();
             let known = path.split(".?").next().unwrap_or_default();

@@ -3,79 +3,58 @@
 //! Every struct refuses unknown keys, every choice is an enum, and every default lives
 //! here, documented where it is declared, so an environment file holds only what differs.
 
+pub mod akidb_embed;
 pub mod check;
 pub mod image;
+pub mod include;
 pub mod load;
 pub mod messages;
 pub mod names;
 pub mod quantity;
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use self::akidb_embed::AkidbEmbed;
 pub use self::check::{Problem, check};
 pub use self::image::{Image, PullPolicy};
-pub use self::load::{LoadError, SyntaxError, parse_str, read_file};
+pub use self::load::{LoadError, SyntaxError, parse_components, parse_str, read_file};
 pub use self::names::{Cidr, DnsLabel, DnsSubdomain, EnvVarName, Host, SecretKey};
 pub use self::quantity::{Bytes, Cpu};
 
-/// One deployment target of the embedding server.
+/// One environment of an application: the namespace-level settings and its components.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "akidb-embed environment")]
+#[schemars(title = "gen environment")]
 pub struct Environment {
     /// Namespace of every object; each environment needs its own. Required.
     pub namespace: DnsLabel,
-    /// Name of the workload and of its objects. Default `akidb-embed`.
-    #[serde(default = "default_name")]
-    pub name: DnsLabel,
-    /// Container image. Default `ghcr.io/akidb/akidb-embed` tagged with the server's version.
+    /// The application every object belongs to (`app.kubernetes.io/part-of`). Default: the
+    /// namespace.
     #[serde(default)]
-    pub image: Image,
-    /// Fixed replica count. Only without `autoscaling` (the autoscaler owns the count
-    /// otherwise). Default `1`.
+    pub part_of: Option<DnsLabel>,
+    /// StorageClass of every claim that names none. Absent: the cluster's default class.
     #[serde(default)]
-    pub replicas: Option<u32>,
-    /// HorizontalPodAutoscaler. Absent: no autoscaling.
+    pub storage_class: Option<DnsSubdomain>,
+    /// A components file (path relative to this file) whose `components` this environment
+    /// runs too, so environments share them without copying. Absent: none.
     #[serde(default)]
-    pub autoscaling: Option<Autoscaling>,
-    /// CPU and memory of the server container. Default: the plan's 1 CPU / 2Gi requested,
-    /// 2 CPU / 4Gi limit.
+    pub include: Option<String>,
+    /// The application's parts, by name (a DNS label; it names their objects). Each is
+    /// one kind, written as the only key under its name: `akidb_embed` (this repository's
+    /// embedding server). Default none.
     #[serde(default)]
-    pub resources: Resources,
-    /// The Service in front of the pods. Default: ClusterIP on port 80.
+    pub components: BTreeMap<DnsLabel, Component>,
+    /// Sizes for included components, by name: each given field replaces the component's
+    /// own, whole (no merging inside it). A name that no component has is an error.
+    /// Default none.
     #[serde(default)]
-    pub service: ServiceSettings,
-    /// Ingress. Absent: no Ingress.
-    #[serde(default)]
-    pub ingress: Option<IngressSettings>,
-    /// PodDisruptionBudget. Absent: no budget.
-    #[serde(default)]
-    pub disruption_budget: Option<DisruptionBudget>,
-    /// Volume holding the model files, mounted read-only at the server's `model_dir`.
-    #[serde(default)]
-    pub model_cache: ModelCache,
-    /// NetworkPolicy. Default: on, admitting the ingress controller and Prometheus only.
-    #[serde(default)]
-    pub network_policy: NetworkPolicySettings,
-    /// How replicas spread over nodes. Default: prefer different nodes.
-    #[serde(default)]
-    pub spread: Spread,
-    /// Probe timings; paths and ports come from the server. Defaults on each probe.
-    #[serde(default)]
-    pub probes: Probes,
-    /// Seconds the pod keeps serving after it is told to stop, so every Service endpoint
-    /// and ingress controller has dropped it before SIGTERM arrives. Default `10`.
-    #[serde(default = "default_pre_stop_sleep")]
-    pub pre_stop_sleep_seconds: u32,
+    pub sizing: BTreeMap<DnsLabel, Sizing>,
     /// ResourceQuota for the namespace. Absent: no quota.
     #[serde(default)]
     pub resource_quota: Option<ResourceQuota>,
-    /// Secrets the pods read. They are always created outside the generator (kubectl,
-    /// External Secrets, Sealed Secrets); only their names and keys appear in the output.
-    /// Default none.
-    #[serde(default)]
-    pub secrets: Vec<SecretRef>,
     /// Objects that pods may reference although this environment does not emit them
     /// (e.g. added by a kustomize overlay). Default none.
     #[serde(default)]
@@ -84,27 +63,67 @@ pub struct Environment {
     /// Default none.
     #[serde(default)]
     pub waivers: Vec<Waiver>,
-    /// The server's own `config.toml`; its types and defaults come from the server crate.
-    #[serde(default)]
-    pub config: app::Config,
 }
 
 impl Environment {
-    /// Fewest replicas the workload runs with: the autoscaler's minimum or the fixed count.
+    /// `app.kubernetes.io/part-of` of every object.
     #[must_use]
-    pub fn min_replicas(&self) -> u32 {
-        self.autoscaling
-            .as_ref()
-            .map_or(self.replicas.unwrap_or(1), |a| a.min_replicas)
+    pub fn part_of(&self) -> &DnsLabel {
+        self.part_of.as_ref().unwrap_or(&self.namespace)
     }
 
-    /// Most replicas the workload runs with: the autoscaler's maximum or the fixed count.
-    #[must_use]
-    pub fn max_replicas(&self) -> u32 {
-        self.autoscaling
-            .as_ref()
-            .map_or(self.replicas.unwrap_or(1), |a| a.max_replicas)
+    /// Every `akidb_embed` component, with its name.
+    pub fn akidb_embeds(&self) -> impl Iterator<Item = (&DnsLabel, &AkidbEmbed)> {
+        self.components.iter().map(|(name, c)| match c {
+            Component::AkidbEmbed(s) => (name, s.as_ref()),
+        })
     }
+}
+
+/// One part of an application, tagged by its kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Component {
+    /// The akidb-embed server of this repository: ports, probes, command and configuration
+    /// from its own contract.
+    AkidbEmbed(Box<AkidbEmbed>),
+}
+
+impl Component {
+    /// The kind, as written in the file.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Component::AkidbEmbed(_) => "akidb_embed",
+        }
+    }
+}
+
+/// What an environment may change of an included component: how many, how big, where.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sizing {
+    /// Fixed replica count (replaces the component's).
+    pub replicas: Option<u32>,
+    /// Autoscaler (replaces the component's).
+    pub autoscaling: Option<Autoscaling>,
+    /// Requests and limits (replace the component's).
+    pub resources: Option<Resources>,
+    /// Size of the component's volume (for `akidb_embed`, the model cache).
+    pub size: Option<Bytes>,
+    /// StorageClass of the component's volume.
+    pub storage_class: Option<DnsSubdomain>,
+    /// Ingress hosts (replace the component's; it must have an Ingress).
+    pub hosts: Option<Vec<Host>>,
+}
+
+/// A file of components, shared by several environments through `include`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "gen components file")]
+pub struct ComponentsFile {
+    /// The components, as under an environment's `components`.
+    pub components: BTreeMap<DnsLabel, Component>,
 }
 
 /// A namespace ResourceQuota. Every field is optional; only the given ones are limited.
@@ -158,14 +177,6 @@ pub struct Waiver {
     pub rule: String,
     /// Why the rule does not apply here; reviewed like code. Required, not empty.
     pub reason: String,
-}
-
-fn default_name() -> DnsLabel {
-    DnsLabel::new("akidb-embed").unwrap_or_else(|e| unreachable!("constant name: {e}"))
-}
-
-const fn default_pre_stop_sleep() -> u32 {
-    10
 }
 
 /// HorizontalPodAutoscaler settings (autoscaling/v2).

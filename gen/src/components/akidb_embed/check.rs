@@ -7,23 +7,27 @@ use std::path::{Path, PathBuf};
 use app::{container, env_vars};
 
 use crate::settings::check::Problems;
-use crate::settings::{Environment, Problem};
+use crate::settings::{AkidbEmbed, Environment, Problem};
 
 /// Memory the server process needs besides model weights (runtime, tokenizer, buffers).
 const RUNTIME_OVERHEAD_BYTES: u64 = 160 * 1024 * 1024;
 
-/// Every problem the server has with `env`, in the order of the settings.
+/// Every problem the server has with its settings in `env`, component by component.
 #[must_use]
 pub fn check(env: &Environment) -> Vec<Problem> {
-    let mut out = Problems(Vec::new());
-    check_memory(env, &mut out);
-    check_ports(env, &mut out);
-    check_config(env, &mut out);
-    check_secrets(env, &mut out);
-    out.0
+    let mut out = Vec::new();
+    for (name, settings) in env.akidb_embeds() {
+        let mut problems = Problems::under(&format!("components.{name}.akidb_embed"));
+        check_memory(settings, &mut problems);
+        check_ports(settings, &mut problems);
+        check_config(settings, &mut problems);
+        check_secrets(settings, &mut problems);
+        out.extend(problems.list);
+    }
+    out
 }
 
-fn check_memory(env: &Environment, out: &mut Problems) {
+fn check_memory(env: &AkidbEmbed, out: &mut Problems) {
     let weights: u64 = env
         .config
         .embedding
@@ -46,7 +50,7 @@ fn check_memory(env: &Environment, out: &mut Problems) {
     }
 }
 
-fn check_ports(env: &Environment, out: &mut Problems) {
+fn check_ports(env: &AkidbEmbed, out: &mut Problems) {
     let metrics = &env.config.observability;
     if metrics.metrics_enabled
         && env.config.metrics_on_separate_port()
@@ -59,7 +63,7 @@ fn check_ports(env: &Environment, out: &mut Problems) {
     }
 }
 
-fn check_config(env: &Environment, out: &mut Problems) {
+fn check_config(env: &AkidbEmbed, out: &mut Problems) {
     if let Err(e) = env.config.validate() {
         let (setting, message) = match &e {
             app::ConfigError::Invalid { key, reason } => (format!("config.{key}"), reason.clone()),
@@ -88,7 +92,7 @@ fn check_config(env: &Environment, out: &mut Problems) {
     }
 }
 
-fn check_secrets(env: &Environment, out: &mut Problems) {
+fn check_secrets(env: &AkidbEmbed, out: &mut Problems) {
     let reserved = [env_vars::RAYON_NUM_THREADS];
     let taken_dirs = [
         PathBuf::from(container::CONFIG_DIR),

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use app::{container, env_vars, routes};
 
-use crate::settings::Environment;
 use crate::settings::image::{Pin, Tag};
+use crate::settings::{AkidbEmbed, DnsLabel, Environment};
 use crate::workload::{ConfigFiles, DataVolume, MetricsEndpoint, Plan, ProbePaths, Workload};
 
 /// Image tag used when an environment pins none: the server's own version, so a release
@@ -20,9 +20,9 @@ pub fn default_image_tag() -> Tag {
     Tag::new(app::VERSION).unwrap_or_else(|e| unreachable!("the crate version is a tag: {e}"))
 }
 
-/// Builds the plan for `env`, which passed the load stage's checks.
+/// Builds the plan of the component `name` of `app`, which passed the load stage's checks.
 #[must_use]
-pub fn plan(env: &Environment) -> Plan<'_> {
+pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -> Plan<'a> {
     let config = &env.config;
     let default_tag = default_image_tag();
     let image = env.image.reference(&default_tag);
@@ -34,7 +34,7 @@ pub fn plan(env: &Environment) -> Plan<'_> {
     let workload = Workload {
         app: container::BINARY_NAME.to_owned(),
         component: "embedding".to_owned(),
-        part_of: "akidb".to_owned(),
+        part_of: app.part_of().to_string(),
         version,
         container_name: "server".to_owned(),
         image,
@@ -70,5 +70,10 @@ pub fn plan(env: &Environment) -> Plan<'_> {
         body_limit_bytes: config.server.body_limit_bytes,
         request_timeout_secs: config.server.request_timeout_secs,
     };
-    Plan { env, workload }
+    Plan {
+        app,
+        name,
+        settings: env,
+        workload,
+    }
 }

@@ -1,0 +1,86 @@
+//! Settings of the `akidb_embed` component: the embedding server of this repository.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Autoscaling, DisruptionBudget, Image, IngressSettings, ModelCache, NetworkPolicySettings,
+    Probes, Resources, SecretRef, ServiceSettings, Spread,
+};
+
+/// The akidb-embed server: its pods, Service, Ingress, volume and configuration. Ports,
+/// probe paths, command and files come from the server's own contract; these settings say
+/// how many, how big and how exposed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AkidbEmbed {
+    /// Container image. Default `ghcr.io/akidb/akidb-embed` tagged with the server's version.
+    #[serde(default)]
+    pub image: Image,
+    /// Fixed replica count. Only without `autoscaling` (the autoscaler owns the count
+    /// otherwise). Default `1`.
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// HorizontalPodAutoscaler. Absent: no autoscaling.
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+    /// CPU and memory of the server container. Default: the plan's 1 CPU / 2Gi requested,
+    /// 2 CPU / 4Gi limit.
+    #[serde(default)]
+    pub resources: Resources,
+    /// The Service in front of the pods. Default: ClusterIP on port 80.
+    #[serde(default)]
+    pub service: ServiceSettings,
+    /// Ingress. Absent: no Ingress.
+    #[serde(default)]
+    pub ingress: Option<IngressSettings>,
+    /// PodDisruptionBudget. Absent: no budget.
+    #[serde(default)]
+    pub disruption_budget: Option<DisruptionBudget>,
+    /// Volume holding the model files, mounted read-only at the server's `model_dir`.
+    #[serde(default)]
+    pub model_cache: ModelCache,
+    /// NetworkPolicy. Default: on, admitting the ingress controller and Prometheus only.
+    #[serde(default)]
+    pub network_policy: NetworkPolicySettings,
+    /// How replicas spread over nodes. Default: prefer different nodes.
+    #[serde(default)]
+    pub spread: Spread,
+    /// Probe timings; paths and ports come from the server. Defaults on each probe.
+    #[serde(default)]
+    pub probes: Probes,
+    /// Seconds the pod keeps serving after it is told to stop, so every Service endpoint
+    /// and ingress controller has dropped it before SIGTERM arrives. Default `10`.
+    #[serde(default = "default_pre_stop_sleep")]
+    pub pre_stop_sleep_seconds: u32,
+    /// Secrets the pods read. They are always created outside the generator (kubectl,
+    /// External Secrets, Sealed Secrets); only their names and keys appear in the output.
+    /// Default none.
+    #[serde(default)]
+    pub secrets: Vec<SecretRef>,
+    /// The server's own `config.toml`; its types and defaults come from the server crate.
+    #[serde(default)]
+    pub config: app::Config,
+}
+
+const fn default_pre_stop_sleep() -> u32 {
+    10
+}
+
+impl AkidbEmbed {
+    /// Fewest replicas the server runs with: the autoscaler's minimum or the fixed count.
+    #[must_use]
+    pub fn min_replicas(&self) -> u32 {
+        self.autoscaling
+            .as_ref()
+            .map_or(self.replicas.unwrap_or(1), |a| a.min_replicas)
+    }
+
+    /// Most replicas the server runs with: the autoscaler's maximum or the fixed count.
+    #[must_use]
+    pub fn max_replicas(&self) -> u32 {
+        self.autoscaling
+            .as_ref()
+            .map_or(self.replicas.unwrap_or(1), |a| a.max_replicas)
+    }
+}

@@ -1,0 +1,79 @@
+//! Components shared between environments: an environment `include`s a components file
+//! and sets only sizes for them. Closed and typed: a sizing field replaces the component's
+//! field whole, and sizing a component that does not exist is an error.
+
+use std::collections::btree_map::Entry;
+
+use super::{Component, ComponentsFile, Environment, Problem};
+
+/// Adds the components of `included` (the file `include` names) to `env`; a name that
+/// `env` defines too is a problem.
+pub fn merge(env: &mut Environment, included: ComponentsFile, include: &str) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (name, component) in included.components {
+        match env.components.entry(name) {
+            Entry::Occupied(e) => problems.push(Problem::new(
+                format!("components.{}", e.key()),
+                format!(
+                    "is also defined in the included `{include}`; rename one, or change only its sizes under `sizing.{}`",
+                    e.key()
+                ),
+            )),
+            Entry::Vacant(e) => {
+                e.insert(component);
+            }
+        }
+    }
+    problems
+}
+
+/// Applies `env.sizing` to its components.
+pub fn apply_sizing(env: &mut Environment) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let names: Vec<String> = env.components.keys().map(ToString::to_string).collect();
+    for (name, sizing) in &env.sizing {
+        let Some(component) = env.components.get_mut(name) else {
+            problems.push(Problem::new(
+                format!("sizing.{name}"),
+                format!(
+                    "names no component; components: {}",
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ));
+            continue;
+        };
+        match component {
+            Component::AkidbEmbed(s) => {
+                if let Some(r) = sizing.replicas {
+                    s.replicas = Some(r);
+                }
+                if let Some(a) = &sizing.autoscaling {
+                    s.autoscaling = Some(a.clone());
+                }
+                if let Some(r) = &sizing.resources {
+                    s.resources = r.clone();
+                }
+                if let Some(size) = &sizing.size {
+                    s.model_cache.size = *size;
+                }
+                if let Some(class) = &sizing.storage_class {
+                    s.model_cache.storage_class = Some(class.clone());
+                }
+                if let Some(hosts) = &sizing.hosts {
+                    match &mut s.ingress {
+                        Some(ingress) => ingress.hosts.clone_from(hosts),
+                        None => problems.push(Problem::new(
+                            format!("sizing.{name}.hosts"),
+                            "the component has no `ingress` to set hosts on",
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
