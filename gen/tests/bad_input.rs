@@ -531,11 +531,6 @@ fn server_config_values_the_server_would_refuse_are_refused() {
         "config.embedding.model_dir",
         "absolute",
     );
-    assert_problem(
-        "namespace: a\nconfig: {observability: {metrics_port: 80}}\n",
-        "service.port",
-        "two ports",
-    );
 }
 
 #[test]

@@ -55,6 +55,7 @@ fn objects_come_in_the_fixed_kind_order() {
             "ConfigMap",
             "PersistentVolumeClaim",
             "Service",
+            "Service",
             "Deployment",
             "HorizontalPodAutoscaler",
             "PodDisruptionBudget",
@@ -173,7 +174,7 @@ fn kustomize_base_lists_every_object_file() {
         .lines()
         .filter_map(|l| l.strip_prefix("- "))
         .collect();
-    assert_eq!(listed.len(), 10, "{kustomization}");
+    assert_eq!(listed.len(), 11, "{kustomization}");
     let without_comments = |text: &str| {
         text.lines()
             .filter(|l| !l.starts_with('#'))

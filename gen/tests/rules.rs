@@ -174,6 +174,50 @@ fn service_target_port_exists() {
 }
 
 #[test]
+fn metrics_port_private() {
+    // The baseline scrapes through a ClusterIP Service of its own.
+    let (objects, _) = baseline();
+    let metrics_services: Vec<_> = objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Service(s) if s.metadata.name.as_deref() == Some("akidb-embed-metrics") => {
+                s.spec.as_ref()
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        metrics_services.len(),
+        1,
+        "no metrics Service in {objects:#?}"
+    );
+    assert_eq!(metrics_services[0].type_.as_deref(), Some("ClusterIP"));
+    // Made public, by name or by number, it is refused.
+    for kind in ["NodePort", "LoadBalancer"] {
+        assert_fires("metrics-port-private", kind, |o| {
+            for obj in o.iter_mut() {
+                if let Object::Service(s) = obj
+                    && s.metadata.name.as_deref() == Some("akidb-embed-metrics")
+                {
+                    s.spec.as_mut().unwrap().type_ = Some(kind.to_owned());
+                }
+            }
+        });
+    }
+    assert_fires("metrics-port-private", "9090", |o| {
+        for obj in o.iter_mut() {
+            if let Object::Service(s) = obj
+                && s.metadata.name.as_deref() == Some("akidb-embed")
+            {
+                let spec = s.spec.as_mut().unwrap();
+                spec.type_ = Some("NodePort".to_owned());
+                spec.ports.as_mut().unwrap()[0].target_port = Some(IntOrString::Int(9090));
+            }
+        }
+    });
+}
+
+#[test]
 fn ingress_backend_exists() {
     let set_backend = |name: &'static str, port: &'static str| {
         move |o: &mut Vec<Object>| {

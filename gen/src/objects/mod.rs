@@ -141,6 +141,7 @@ pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
         out.extend(config_map::build(plan).map(Object::ConfigMap));
         out.extend(volume_claim::build(plan).map(Object::PersistentVolumeClaim));
         out.push(Object::Service(service::build(plan)));
+        out.extend(service::build_metrics(plan).map(Object::Service));
         out.push(Object::Deployment(deployment::build(plan)));
         out.extend(autoscaler::build(plan).map(Object::HorizontalPodAutoscaler));
         out.extend(disruption_budget::build(plan).map(Object::PodDisruptionBudget));

@@ -1,4 +1,6 @@
-//! Service: named `http` and `metrics` ports that target the container's named ports.
+//! Services: the API Service (the `http` port, exposed as the settings say) and, when the
+//! server exports metrics on a port of their own, a ClusterIP Service for scraping only, so
+//! `/metrics` never reaches a node port or a load balancer.
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -7,7 +9,10 @@ use super::{int, meta};
 use crate::settings::ServiceType;
 use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
 
-/// Builds the Service.
+/// Suffix of the metrics Service's name.
+pub const METRICS_SERVICE_SUFFIX: &str = "-metrics";
+
+/// Builds the API Service.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Service {
     let settings = &plan.settings.service;
@@ -15,7 +20,7 @@ pub fn build(plan: &Plan<'_>) -> Service {
         .node_port
         .filter(|_| settings.kind != ServiceType::ClusterIP)
         .map(int);
-    let mut ports = vec![ServicePort {
+    let ports = vec![ServicePort {
         name: Some(HTTP_PORT_NAME.to_owned()),
         port: int(settings.port),
         target_port: Some(IntOrString::String(HTTP_PORT_NAME.to_owned())),
@@ -23,21 +28,6 @@ pub fn build(plan: &Plan<'_>) -> Service {
         app_protocol: Some("http".to_owned()),
         node_port,
     }];
-    if let Some(m) = plan
-        .workload
-        .metrics
-        .as_ref()
-        .filter(|m| m.separate_from(plan.workload.api_port))
-    {
-        ports.push(ServicePort {
-            name: Some(METRICS_PORT_NAME.to_owned()),
-            port: int(m.port),
-            target_port: Some(IntOrString::String(METRICS_PORT_NAME.to_owned())),
-            protocol: Some("TCP".to_owned()),
-            app_protocol: Some("http".to_owned()),
-            node_port: None,
-        });
-    }
     Service {
         metadata: meta(plan, plan.name()),
         spec: Some(ServiceSpec {
@@ -48,4 +38,32 @@ pub fn build(plan: &Plan<'_>) -> Service {
         }),
         ..Service::default()
     }
+}
+
+/// Builds the metrics Service: ClusterIP, the metrics port only; absent when the server
+/// exports no metrics or serves them on the API port.
+#[must_use]
+pub fn build_metrics(plan: &Plan<'_>) -> Option<Service> {
+    let m = plan
+        .workload
+        .metrics
+        .as_ref()
+        .filter(|m| m.separate_from(plan.workload.api_port))?;
+    Some(Service {
+        metadata: meta(plan, format!("{}{METRICS_SERVICE_SUFFIX}", plan.name())),
+        spec: Some(ServiceSpec {
+            type_: Some(ServiceType::ClusterIP.as_str().to_owned()),
+            selector: Some(plan.selector_labels()),
+            ports: Some(vec![ServicePort {
+                name: Some(METRICS_PORT_NAME.to_owned()),
+                port: int(m.port),
+                target_port: Some(IntOrString::String(METRICS_PORT_NAME.to_owned())),
+                protocol: Some("TCP".to_owned()),
+                app_protocol: Some("http".to_owned()),
+                node_port: None,
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    })
 }

@@ -19,7 +19,6 @@ pub fn check(env: &Environment) -> Vec<Problem> {
     for (name, settings) in env.akidb_embeds() {
         let mut problems = Problems::under(&format!("components.{name}.akidb_embed"));
         check_memory(settings, &mut problems);
-        check_ports(settings, &mut problems);
         check_config(settings, &mut problems);
         check_secrets(settings, &mut problems);
         out.extend(problems.list);
@@ -46,19 +45,6 @@ fn check_memory(env: &AkidbEmbed, out: &mut Problems) {
                 weights >> 20,
                 RUNTIME_OVERHEAD_BYTES >> 20
             ),
-        );
-    }
-}
-
-fn check_ports(env: &AkidbEmbed, out: &mut Problems) {
-    let metrics = &env.config.observability;
-    if metrics.metrics_enabled
-        && env.config.metrics_on_separate_port()
-        && metrics.metrics_port == env.service.port
-    {
-        out.add(
-            "service.port",
-            format!("is {} which is also config.observability.metrics_port; the Service would expose two ports with one number", env.service.port),
         );
     }
 }

@@ -31,6 +31,12 @@ pub const ALL: &[Rule] = &[
         why: "A target port the pods do not serve makes the Service refuse connections.",
     },
     Rule {
+        id: "metrics-port-private",
+        severity: Error,
+        summary: "No NodePort or LoadBalancer Service carries the port Prometheus scrapes (`prometheus.io/port`).",
+        why: "A public Service would open `/metrics` on every node or on the load balancer, guarded only by a NetworkPolicy that not every cluster enforces; scrape through a ClusterIP Service.",
+    },
+    Rule {
         id: "ingress-backend-exists",
         severity: Error,
         summary: "Every Ingress backend names an emitted Service and one of its ports.",

@@ -3,7 +3,7 @@
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::super::index::{all_containers, display};
+use super::super::index::{all_containers, display, pod_annotations};
 use super::{Findings, Index};
 
 pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
@@ -20,6 +20,17 @@ fn declares(containers: &[&Container], port: &IntOrString) -> bool {
             IntOrString::String(name) => p.name.as_deref() == Some(name.as_str()),
             IntOrString::Int(n) => p.container_port == *n,
         })
+}
+
+/// Whether `target` (a Service targetPort) reaches container port number `n`.
+fn targets(containers: &[&Container], target: &IntOrString, n: i32) -> bool {
+    match target {
+        IntOrString::Int(t) => *t == n,
+        IntOrString::String(name) => containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .any(|p| p.name.as_deref() == Some(name.as_str()) && p.container_port == n),
+    }
 }
 
 fn show(port: &IntOrString) -> String {
@@ -57,8 +68,25 @@ fn services(index: &Index<'_>, f: &mut Findings<'_>) {
             continue;
         }
         let containers: Vec<&Container> = selected.iter().flat_map(|d| all_containers(d)).collect();
+        let public = matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer"));
+        let scraped: Vec<i32> = selected
+            .iter()
+            .filter_map(|d| pod_annotations(d).get("prometheus.io/port")?.parse().ok())
+            .collect();
         for (i, p) in spec.ports.iter().flatten().enumerate() {
             let target = p.target_port.clone().unwrap_or(IntOrString::Int(p.port));
+            if public && scraped.iter().any(|n| targets(&containers, &target, *n)) {
+                f.add(
+                    "metrics-port-private",
+                    who.clone(),
+                    format!("spec.ports[{i}]"),
+                    format!(
+                        "{} is the scraped metrics port, on a {} Service: move it to a ClusterIP Service",
+                        show(&target),
+                        spec.type_.as_deref().unwrap_or_default()
+                    ),
+                );
+            }
             if !declares(&containers, &target) {
                 f.add(
                     "service-target-port-exists",
