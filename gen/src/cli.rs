@@ -123,6 +123,15 @@ pub struct CheckArgs {
         default_value = "kubernetes-validate"
     )]
     pub kubernetes_validate: PathBuf,
+    /// Folder of CustomResourceDefinitions (e.g. `kubectl get crd -o yaml` output, one or
+    /// many per file): every custom resource is validated against its CRD's schema, fields
+    /// the API server would prune refused; a custom kind without a CRD is an error.
+    #[arg(long, value_name = "DIR", env = "GEN_CRDS")]
+    pub crds: Option<PathBuf>,
+    /// A custom kind to leave unchecked by `--crds` (repeatable), e.g. one whose CRD you
+    /// do not have.
+    #[arg(long = "skip-crd", value_name = "KIND")]
+    pub skip_crds: Vec<String>,
     /// Check this YAML stream (e.g. `kubectl kustomize` output) instead of a fresh render,
     /// against the declarations (namespace, secrets, external objects, waivers) of the one
     /// environment named.

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod components;
+pub mod crds;
 pub mod lint;
 pub mod objects;
 pub mod output;

@@ -52,5 +52,7 @@ fn check_options(environments: std::path::PathBuf, args: CheckArgs) -> commands:
             ignore_missing_schemas: false,
         },
         manifest: args.manifest,
+        crds: args.crds,
+        skip_crds: args.skip_crds,
     }
 }

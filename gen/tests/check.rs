@@ -125,3 +125,52 @@ fn missing_validators_are_a_clear_error_with_install_hints() {
         "{err}"
     );
 }
+
+/// `gen check --crds` on a manifest that adds a custom resource, as a kustomize overlay
+/// would: the real upstream CRDs in `../shared/crds/` (read there, never copied) accept a
+/// CloudNativePG database and refuse one with a field the API server would prune.
+#[test]
+fn custom_resources_are_checked_against_their_crds() {
+    let crds = root().join("../shared/crds");
+    assert!(
+        crds.join("postgresql.cnpg.io_clusters.yaml").is_file(),
+        "the upstream CRDs are expected in {}",
+        crds.display()
+    );
+    let prod = std::fs::read_to_string(root().join("out/prod.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |storage: &str| {
+        let manifest = dir.path().join("m.yaml");
+        std::fs::write(
+            &manifest,
+            format!(
+                "{prod}---\napiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {{name: db, namespace: akidb-prod}}\nspec:\n  instances: 2\n  storage: {storage}\n"
+            ),
+        )
+        .unwrap();
+        let (m, c) = (manifest.display().to_string(), crds.display().to_string());
+        check(&[
+            "prod",
+            "--kubernetes-version",
+            "1.33.0",
+            "--manifest",
+            &m,
+            "--crds",
+            &c,
+        ])
+    };
+    let (out, text) = run("{size: 1Gi}");
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("prod: custom resources: ok (1 checked against their CRDs)"),
+        "{text}"
+    );
+    let (out, text) = run("{sizee: 1Gi}");
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("prod: custom resources: FAILED")
+            && text.contains("postgresql.cnpg.io/v1/Cluster db /spec/storage")
+            && text.contains("sizee"),
+        "{text}"
+    );
+}

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::{Error, report_lint};
 use crate::catalog::Catalog;
+use crate::crds::CrdCatalog;
 use crate::lint;
 use crate::objects::parse::parse_stream;
 use crate::pipeline;
@@ -23,6 +24,10 @@ pub struct Options {
     pub validator: ValidatorConfig,
     /// A YAML stream to check instead of a fresh render.
     pub manifest: Option<PathBuf>,
+    /// Folder of CRDs that custom resources are validated against.
+    pub crds: Option<PathBuf>,
+    /// Custom kinds left unchecked.
+    pub skip_crds: Vec<String>,
 }
 
 /// Runs `gen check`.
@@ -40,9 +45,15 @@ pub fn run(opts: &Options) -> Result<(), Error> {
     if opts.manifest.is_some() && names.len() != 1 {
         return Err(Error::ManifestNeedsOneEnv);
     }
+    let crds = opts.crds.as_deref().map(CrdCatalog::load).transpose()?;
+    let mut opts = opts.clone();
+    if crds.is_some() {
+        // Custom resources are the CRD catalog's to check; it refuses a kind it lacks.
+        opts.validator.ignore_missing_schemas = true;
+    }
     let mut failed = 0;
     for arg in &names {
-        if !check_one(&catalog, arg, opts)? {
+        if !check_one(&catalog, arg, &opts, crds.as_ref())? {
             failed += 1;
         }
     }
@@ -57,7 +68,12 @@ pub fn run(opts: &Options) -> Result<(), Error> {
 }
 
 /// Checks one environment; `Ok(false)` when a check failed (already printed).
-fn check_one(catalog: &Catalog, arg: &str, opts: &Options) -> Result<bool, Error> {
+fn check_one(
+    catalog: &Catalog,
+    arg: &str,
+    opts: &Options,
+    crds: Option<&CrdCatalog>,
+) -> Result<bool, Error> {
     let (source, env) = match pipeline::load(catalog, arg) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -126,5 +142,35 @@ fn check_one(catalog: &Catalog, arg: &str, opts: &Options) -> Result<bool, Error
             }
         }
     }
+
+    if let Some(crds) = crds {
+        ok &= check_custom_resources(&name, &yaml, crds, &opts.skip_crds);
+    }
     Ok(ok)
+}
+
+/// Validates the custom resources of `yaml` against their CRDs; `false` when any fails.
+fn check_custom_resources(name: &str, yaml: &str, crds: &CrdCatalog, skip: &[String]) -> bool {
+    let docs: Vec<serde_json::Value> = match serde_saphyr::from_multiple(yaml) {
+        Ok(docs) => docs,
+        Err(e) => {
+            println!("{name}: custom resources: FAILED\n  not a YAML stream: {e}");
+            return false;
+        }
+    };
+    let custom = docs
+        .iter()
+        .filter(|d| !crate::crds::is_built_in(d["apiVersion"].as_str().unwrap_or_default()))
+        .count();
+    let violations = crds.check(&docs, skip);
+    if violations.is_empty() {
+        println!("{name}: custom resources: ok ({custom} checked against their CRDs)");
+        true
+    } else {
+        println!("{name}: custom resources: FAILED");
+        for v in &violations {
+            println!("  {v}");
+        }
+        false
+    }
 }

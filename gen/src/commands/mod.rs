@@ -58,6 +58,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The CRD folder could not be read.
+    #[error(transparent)]
+    Crds(#[from] crate::crds::CrdError),
     /// Schema validation could not run.
     #[error(transparent)]
     Validate(#[from] crate::validate::ValidateError),

@@ -50,7 +50,7 @@ pub enum ParseError {
 const KNOWN: &str = "Namespace, ServiceAccount, ConfigMap, PersistentVolumeClaim, Service, Deployment, \
 HorizontalPodAutoscaler (autoscaling/v2), PodDisruptionBudget, Ingress, NetworkPolicy, ResourceQuota";
 
-/// Parses every document of `text`; empty documents are skipped.
+/// Parses every document of `text`; empty documents and custom resources are skipped.
 ///
 /// # Errors
 /// Invalid YAML, an unknown kind, or fields that do not fit the kind.
@@ -102,6 +102,9 @@ pub fn parse_stream(text: &str, source_name: &str) -> Result<Vec<Object>, ParseE
             ("v1", "ResourceQuota") => {
                 Object::ResourceQuota(serde_json::from_value(doc).map_err(invalid)?)
             }
+            // Custom resources are not the rules' to model; `gen check --crds` validates
+            // them against their CRDs, and the schema validator refuses them without one.
+            _ if !crate::crds::is_built_in(&api_version) => continue,
             _ => {
                 return Err(ParseError::UnknownKind {
                     source_name: source_name.to_owned(),
