@@ -217,7 +217,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn render_names_every_metric_with_the_prefix() {
+    fn render_writes_samples_under_the_contract_names() {
         let m = Metrics::new();
         m.requests
             .get_or_create(&RequestLabels {
@@ -230,17 +230,18 @@ mod tests {
             .get_or_create(&Metrics::model(crate::ModelId::AllMiniLmL6V2))
             .observe(3.0);
         let text = m.render();
-        assert!(
-            text.contains(
-                r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="200"} 1"#
+        let requests = contract::HTTP_REQUESTS.total();
+        let failures = contract::MODEL_LOAD_FAILURES.total();
+        for line in [
+            format!(r#"{requests}{{route="/api/v1/embed",method="POST",status="200"}} 1"#),
+            format!(
+                r#"{}{{le="4.0",model="all-MiniLM-L6-v2"}} 1"#,
+                contract::BATCH_SIZE.bucket()
             ),
-            "{text}"
-        );
-        assert!(text.contains("akidb_batch_size_bucket"), "{text}");
-        assert!(
-            text.contains(r#"akidb_model_load_failures_total{model="e5-small-v2"} 0"#),
-            "{text}"
-        );
+            format!(r#"{failures}{{model="e5-small-v2"}} 0"#),
+        ] {
+            assert!(text.contains(&line), "missing {line} in\n{text}");
+        }
     }
 
     #[test]
