@@ -333,15 +333,17 @@ mod tests {
 
     #[test]
     fn sample_names_follow_the_type() {
-        assert_eq!(HTTP_REQUESTS.total(), "akidb_http_requests_total");
+        let c = &HTTP_REQUESTS;
+        assert_eq!(c.total(), format!("{}_total", c.name));
+        let h = &BATCH_SIZE;
         assert_eq!(
-            Metric::Histogram(&BATCH_SIZE).sample_names(),
+            Metric::Histogram(h).sample_names(),
             [
-                "akidb_batch_size_bucket",
-                "akidb_batch_size_sum",
-                "akidb_batch_size_count"
+                format!("{}_bucket", h.name),
+                format!("{}_sum", h.name),
+                format!("{}_count", h.name)
             ]
         );
-        assert_eq!(READY.series(), "akidb_ready");
+        assert_eq!(READY.series(), READY.name);
     }
 }

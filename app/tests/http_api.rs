@@ -261,16 +261,24 @@ fn every_error_has_its_status_and_json_body() {
 
     // Every refusal was counted by route and status.
     let m = s.metrics();
-    let requests = metrics::HTTP_REQUESTS.total();
-    for line in [
-        r#"{route="/api/v1/embed",method="POST",status="400"} 12"#,
-        r#"{route="/api/v1/embed",method="POST",status="413"} 2"#,
-        r#"{route="/api/v1/embed",method="POST",status="200"} 1"#,
-        r#"{route="unmatched",method="GET",status="404"} 1"#,
+    for (route, method, status, count) in [
+        ("/api/v1/embed", "POST", 400, 12),
+        ("/api/v1/embed", "POST", 413, 2),
+        ("/api/v1/embed", "POST", 200, 1),
+        (metrics::UNMATCHED_ROUTE, "GET", 404, 1),
     ] {
-        let line = format!("{requests}{line}");
+        let line = requests_line(route, method, status, count);
         assert!(m.contains(&line), "missing {line} in\n{m}");
     }
+}
+
+/// The exposition line of the request counter for one route, method and status.
+fn requests_line(route: &str, method: &str, status: u16, count: u64) -> String {
+    use metrics::labels::{METHOD, ROUTE, STATUS};
+    format!(
+        r#"{}{{{ROUTE}="{route}",{METHOD}="{method}",{STATUS}="{status}"}} {count}"#,
+        metrics::HTTP_REQUESTS.total()
+    )
 }
 
 #[test]
@@ -335,12 +343,9 @@ fn health_info_and_metrics_describe_the_server() {
     assert_ne!(s.port, s.metrics_port);
     s.get("/metrics").expect_error(404, "not_found");
     let m = s.metrics();
-    let minilm = r#"{model="all-MiniLM-L6-v2"}"#;
+    let minilm = format!(r#"{{{}="all-MiniLM-L6-v2"}}"#, metrics::labels::MODEL);
     for needle in [
-        format!(
-            r#"{}{{route="/api/v1/embed",method="POST",status="200"}} 1"#,
-            metrics::HTTP_REQUESTS.total()
-        ),
+        requests_line("/api/v1/embed", "POST", 200, 1),
         metrics::HTTP_REQUEST_DURATION.bucket(),
         format!("{}{minilm} 1", metrics::QUEUE_WAIT.count()),
         format!("{}{minilm}", metrics::BATCH_SIZE.sum()),
@@ -382,8 +387,9 @@ fn a_request_past_its_timeout_gets_503_and_the_server_goes_on() {
     // 8192 tokens: its 4 passes (32768 tokens) were not all run.
     let m = s.metrics();
     let sum_line = format!(
-        r#"{}{{model="all-MiniLM-L6-v2"}} "#,
-        metrics::BATCH_TOKENS.sum()
+        r#"{}{{{}="all-MiniLM-L6-v2"}} "#,
+        metrics::BATCH_TOKENS.sum(),
+        metrics::labels::MODEL
     );
     let tokens: f64 = m
         .lines()

@@ -232,13 +232,15 @@ mod tests {
         let text = m.render();
         let requests = contract::HTTP_REQUESTS.total();
         let failures = contract::MODEL_LOAD_FAILURES.total();
+        let (route, method, status) = (labels::ROUTE, labels::METHOD, labels::STATUS);
+        let (model, le) = (labels::MODEL, labels::LE);
         for line in [
-            format!(r#"{requests}{{route="/api/v1/embed",method="POST",status="200"}} 1"#),
+            format!(r#"{requests}{{{route}="/api/v1/embed",{method}="POST",{status}="200"}} 1"#),
             format!(
-                r#"{}{{le="4.0",model="all-MiniLM-L6-v2"}} 1"#,
+                r#"{}{{{le}="4.0",{model}="all-MiniLM-L6-v2"}} 1"#,
                 contract::BATCH_SIZE.bucket()
             ),
-            format!(r#"{failures}{{model="e5-small-v2"}} 0"#),
+            format!(r#"{failures}{{{model}="e5-small-v2"}} 0"#),
         ] {
             assert!(text.contains(&line), "missing {line} in\n{text}");
         }

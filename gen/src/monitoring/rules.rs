@@ -210,6 +210,11 @@ pub mod recorded {
     }
 }
 
+/// An annotation template for the value of the alert's label `name`.
+fn label_value(name: &str) -> String {
+    format!("{{{{ $labels.{name} }}}}")
+}
+
 /// Label of the recorded latency series that names its quantile.
 pub const QUANTILE_LABEL: &str = "quantile";
 
@@ -362,10 +367,11 @@ pub fn server_alerts(scope: &Scope, objectives: &Objectives) -> Result<Vec<Alert
             or_absent: None,
             for_minutes: 0,
             summary: format!("akidb-embed in {ns} failed to load a model"),
-            description: "{{ $labels.job }} in {{ $labels.namespace }} failed to load model \
-                          {{ $labels.model }} on demand in the last 15 minutes; requests for it \
-                          fail."
-                .into(),
+            description: format!(
+                "{{{{ $labels.job }}}} in {{{{ $labels.namespace }}}} failed to load model {} \
+                 on demand in the last 15 minutes; requests for it fail.",
+                label_value(server_labels::MODEL)
+            ),
         },
     ])
 }
