@@ -2,7 +2,8 @@
 //!
 //! Without the `server` feature this crate is only the contract that the manifest
 //! generator (`gen`) reads: the configuration file's types, the HTTP routes, the ports,
-//! the environment variables and the container layout. Keeping them here, next to the
+//! the exported metrics ([`metrics`]), the environment variables and the container
+//! layout. Keeping them here, next to the
 //! server that honours them, is what stops the manifests from drifting away from it.
 //!
 //! With the default `server` feature it is also the server itself ([`server`]) and the
@@ -12,6 +13,7 @@
 pub mod config;
 pub mod container;
 pub mod env_vars;
+pub mod metrics;
 pub mod models;
 pub mod routes;
 #[cfg(feature = "server")]

@@ -2,6 +2,7 @@
 
 mod common;
 
+use app::metrics;
 use common::{Builder, max_abs_diff, require_minilm};
 use serde_json::json;
 
@@ -260,14 +261,24 @@ fn every_error_has_its_status_and_json_body() {
 
     // Every refusal was counted by route and status.
     let m = s.metrics();
-    for line in [
-        r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="400"} 12"#,
-        r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="413"} 2"#,
-        r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="200"} 1"#,
-        r#"akidb_http_requests_total{route="unmatched",method="GET",status="404"} 1"#,
+    for (route, method, status, count) in [
+        ("/api/v1/embed", "POST", 400, 12),
+        ("/api/v1/embed", "POST", 413, 2),
+        ("/api/v1/embed", "POST", 200, 1),
+        (metrics::UNMATCHED_ROUTE, "GET", 404, 1),
     ] {
-        assert!(m.contains(line), "missing {line} in\n{m}");
+        let line = requests_line(route, method, status, count);
+        assert!(m.contains(&line), "missing {line} in\n{m}");
     }
+}
+
+/// The exposition line of the request counter for one route, method and status.
+fn requests_line(route: &str, method: &str, status: u16, count: u64) -> String {
+    use metrics::labels::{METHOD, ROUTE, STATUS};
+    format!(
+        r#"{}{{{ROUTE}="{route}",{METHOD}="{method}",{STATUS}="{status}"}} {count}"#,
+        metrics::HTTP_REQUESTS.total()
+    )
 }
 
 #[test]
@@ -301,7 +312,7 @@ fn a_full_queue_answers_429_and_the_rest_succeed() {
         "{statuses:?}"
     );
     assert!(
-        s.metrics().contains("akidb_queue_rejected_total"),
+        s.metrics().contains(&metrics::QUEUE_REJECTED.total()),
         "rejections not counted"
     );
 }
@@ -332,18 +343,19 @@ fn health_info_and_metrics_describe_the_server() {
     assert_ne!(s.port, s.metrics_port);
     s.get("/metrics").expect_error(404, "not_found");
     let m = s.metrics();
+    let minilm = format!(r#"{{{}="all-MiniLM-L6-v2"}}"#, metrics::labels::MODEL);
     for needle in [
-        r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="200"} 1"#,
-        "akidb_http_request_duration_seconds_bucket",
-        r#"akidb_queue_wait_seconds_count{model="all-MiniLM-L6-v2"} 1"#,
-        r#"akidb_batch_size_sum{model="all-MiniLM-L6-v2"}"#,
-        r#"akidb_batch_tokens_count{model="all-MiniLM-L6-v2"}"#,
-        r#"akidb_embedded_texts_total{model="all-MiniLM-L6-v2"} 3"#,
-        r#"akidb_model_load_seconds{model="all-MiniLM-L6-v2"}"#,
-        "akidb_inflight_requests 0",
-        "akidb_ready 1",
+        requests_line("/api/v1/embed", "POST", 200, 1),
+        metrics::HTTP_REQUEST_DURATION.bucket(),
+        format!("{}{minilm} 1", metrics::QUEUE_WAIT.count()),
+        format!("{}{minilm}", metrics::BATCH_SIZE.sum()),
+        format!("{}{minilm}", metrics::BATCH_TOKENS.count()),
+        format!("{}{minilm} 3", metrics::EMBEDDED_TEXTS.total()),
+        format!("{}{minilm}", metrics::MODEL_LOAD_SECONDS.series()),
+        format!("{} 0", metrics::INFLIGHT_REQUESTS.series()),
+        format!("{} 1", metrics::READY.series()),
     ] {
-        assert!(m.contains(needle), "missing {needle} in\n{m}");
+        assert!(m.contains(&needle), "missing {needle} in\n{m}");
     }
 }
 
@@ -374,9 +386,14 @@ fn a_request_past_its_timeout_gets_503_and_the_server_goes_on() {
     // The abandoned request stopped costing compute after its first pass of at most
     // 8192 tokens: its 4 passes (32768 tokens) were not all run.
     let m = s.metrics();
+    let sum_line = format!(
+        r#"{}{{{}="all-MiniLM-L6-v2"}} "#,
+        metrics::BATCH_TOKENS.sum(),
+        metrics::labels::MODEL
+    );
     let tokens: f64 = m
         .lines()
-        .find_map(|l| l.strip_prefix(r#"akidb_batch_tokens_sum{model="all-MiniLM-L6-v2"} "#))
+        .find_map(|l| l.strip_prefix(&sum_line))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no batch_tokens_sum in\n{m}"));
     assert!(

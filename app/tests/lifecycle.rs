@@ -5,13 +5,14 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use app::metrics;
 use common::{BIN, Builder, require_minilm};
 use serde_json::json;
 
 fn inflight(s: &common::Server) -> u64 {
     s.metrics()
         .lines()
-        .find_map(|l| l.strip_prefix("akidb_inflight_requests "))
+        .find_map(|l| l.strip_prefix(&format!("{} ", metrics::INFLIGHT_REQUESTS.series())))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
 }
@@ -353,7 +354,10 @@ fn while_models_load_the_server_is_live_but_not_started_nor_ready() {
     s.post_json("/api/v1/embed", &json!({ "texts": ["too early"] }))
         .expect_error(503, "not_ready");
     assert_eq!(s.get("/info").json()["models"][0]["loaded"], false);
-    assert!(s.metrics().contains("akidb_ready 0"));
+    assert!(
+        s.metrics()
+            .contains(&format!("{} 0", metrics::READY.series()))
+    );
 
     std::fs::write(&fifo, &weights).unwrap();
     s.wait_ready(Duration::from_secs(60));

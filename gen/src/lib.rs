@@ -15,6 +15,7 @@ pub mod commands;
 pub mod components;
 pub mod crds;
 pub mod lint;
+pub mod monitoring;
 pub mod objects;
 pub mod output;
 pub mod pipeline;

@@ -50,6 +50,7 @@ pub fn kubectl() -> PathBuf {
 }
 
 pub mod http;
+pub mod monitoring;
 pub mod tiny_bert;
 
 /// The `akidb-embed` binary: `AKIDB_EMBED_BIN`, else the one cargo built beside this test

@@ -1,16 +1,20 @@
-//! Prometheus metrics, prefixed `akidb_`, with explicit buckets per kind.
+//! The Prometheus exporter: registers every metric of the contract ([`crate::metrics`])
+//! under its contract name, help text, label names and buckets.
 
+use std::fmt;
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::metrics::{self as contract, labels};
+
 /// Labels of a finished HTTP request.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct RequestLabels {
     /// Route template (`/api/v1/embed`), or `unmatched`.
     pub route: String,
@@ -21,17 +25,39 @@ pub struct RequestLabels {
 }
 
 /// Labels naming a route.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct RouteLabels {
     /// Route template.
     pub route: String,
 }
 
 /// Labels naming a model.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct ModelLabels {
     /// Model id.
     pub model: String,
+}
+
+// Written by hand rather than derived so the label names are the contract's constants:
+// renaming one there renames it here.
+impl EncodeLabelSet for RequestLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        (labels::ROUTE, self.route.as_str()).encode(encoder.encode_label())?;
+        (labels::METHOD, self.method.as_str()).encode(encoder.encode_label())?;
+        (labels::STATUS, self.status).encode(encoder.encode_label())
+    }
+}
+
+impl EncodeLabelSet for RouteLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        (labels::ROUTE, self.route.as_str()).encode(encoder.encode_label())
+    }
+}
+
+impl EncodeLabelSet for ModelLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        (labels::MODEL, self.model.as_str()).encode(encoder.encode_label())
+    }
 }
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -61,24 +87,14 @@ pub struct Metrics {
     pub tokens: Family<ModelLabels, Counter>,
     /// Seconds each model took to load.
     pub model_load_seconds: Family<ModelLabels, Gauge<f64, AtomicU64>>,
+    /// Model loads that failed while serving.
+    pub model_load_failures: Family<ModelLabels, Counter>,
     /// 1 when `/health/ready` answers 200.
     pub ready: Gauge,
 }
 
-fn latency() -> Histogram {
-    Histogram::new([
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    ])
-}
-
-fn sizes() -> Histogram {
-    Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0])
-}
-
-fn tokens() -> Histogram {
-    Histogram::new([
-        16.0, 64.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0, 32768.0,
-    ])
+fn histogram(def: &contract::Histogram) -> Histogram {
+    Histogram::new(def.buckets.iter().copied())
 }
 
 impl Default for Metrics {
@@ -88,89 +104,94 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric.
+    /// Registers every metric of the contract.
     #[must_use]
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("akidb");
-        let requests = Family::<RequestLabels, Counter>::default();
-        let request_duration = HistogramFamily::<RouteLabels>::new_with_constructor(latency);
-        let queue_wait = HistogramFamily::<ModelLabels>::new_with_constructor(latency);
-        let batch_size = HistogramFamily::<ModelLabels>::new_with_constructor(sizes);
-        let batch_tokens = HistogramFamily::<ModelLabels>::new_with_constructor(tokens);
-        let batch_duration = HistogramFamily::<ModelLabels>::new_with_constructor(latency);
-        let inflight = Gauge::default();
-        let rejected = Counter::default();
-        let texts = Family::<ModelLabels, Counter>::default();
-        let tokens_total = Family::<ModelLabels, Counter>::default();
-        let model_load_seconds = Family::<ModelLabels, Gauge<f64, AtomicU64>>::default();
-        let ready = Gauge::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by route, method and status",
-            requests.clone(),
-        );
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request latency by route",
-            request_duration.clone(),
-        );
-        registry.register(
-            "queue_wait_seconds",
-            "Time an embedding request waited before its batch started",
-            queue_wait.clone(),
-        );
-        registry.register(
-            "batch_size",
-            "Sequences per forward pass",
-            batch_size.clone(),
-        );
-        registry.register(
-            "batch_tokens",
-            "Tokens per forward pass",
-            batch_tokens.clone(),
-        );
-        registry.register(
-            "batch_duration_seconds",
-            "Forward pass duration",
-            batch_duration.clone(),
-        );
-        registry.register(
-            "inflight_requests",
-            "Embedding requests admitted and not yet answered",
-            inflight.clone(),
-        );
-        registry.register(
-            "queue_rejected",
-            "Embedding requests refused because the queue was full",
-            rejected.clone(),
-        );
-        registry.register("embedded_texts", "Texts embedded", texts.clone());
-        registry.register(
-            "embedded_tokens",
-            "Tokens embedded, before padding",
-            tokens_total.clone(),
-        );
-        registry.register(
-            "model_load_seconds",
-            "Seconds each model took to load",
-            model_load_seconds.clone(),
-        );
-        registry.register("ready", "1 when the server is ready", ready.clone());
-        Metrics {
-            registry,
-            requests,
-            request_duration,
-            queue_wait,
-            batch_size,
-            batch_tokens,
-            batch_duration,
-            inflight,
-            rejected,
-            texts,
-            tokens: tokens_total,
-            model_load_seconds,
-            ready,
+        let metrics = Metrics {
+            registry: Registry::default(),
+            requests: Family::default(),
+            request_duration: HistogramFamily::new_with_constructor(|| {
+                histogram(&contract::HTTP_REQUEST_DURATION)
+            }),
+            queue_wait: HistogramFamily::new_with_constructor(|| histogram(&contract::QUEUE_WAIT)),
+            batch_size: HistogramFamily::new_with_constructor(|| histogram(&contract::BATCH_SIZE)),
+            batch_tokens: HistogramFamily::new_with_constructor(|| {
+                histogram(&contract::BATCH_TOKENS)
+            }),
+            batch_duration: HistogramFamily::new_with_constructor(|| {
+                histogram(&contract::BATCH_DURATION)
+            }),
+            inflight: Gauge::default(),
+            rejected: Counter::default(),
+            texts: Family::default(),
+            tokens: Family::default(),
+            model_load_seconds: Family::default(),
+            model_load_failures: Family::default(),
+            ready: Gauge::default(),
+        };
+        for id in crate::ModelId::ALL {
+            metrics
+                .model_load_failures
+                .get_or_create(&Self::model(id))
+                .inc_by(0);
         }
+        metrics.registered()
+    }
+
+    /// Registers each metric under its contract name and help, in the contract's order.
+    fn registered(mut self) -> Self {
+        use contract::*;
+        let r = &mut self.registry;
+        r.register(
+            HTTP_REQUESTS.name,
+            HTTP_REQUESTS.help,
+            self.requests.clone(),
+        );
+        r.register(
+            HTTP_REQUEST_DURATION.name,
+            HTTP_REQUEST_DURATION.help,
+            self.request_duration.clone(),
+        );
+        r.register(QUEUE_WAIT.name, QUEUE_WAIT.help, self.queue_wait.clone());
+        r.register(BATCH_SIZE.name, BATCH_SIZE.help, self.batch_size.clone());
+        r.register(
+            BATCH_TOKENS.name,
+            BATCH_TOKENS.help,
+            self.batch_tokens.clone(),
+        );
+        r.register(
+            BATCH_DURATION.name,
+            BATCH_DURATION.help,
+            self.batch_duration.clone(),
+        );
+        r.register(
+            INFLIGHT_REQUESTS.name,
+            INFLIGHT_REQUESTS.help,
+            self.inflight.clone(),
+        );
+        r.register(
+            QUEUE_REJECTED.name,
+            QUEUE_REJECTED.help,
+            self.rejected.clone(),
+        );
+        r.register(EMBEDDED_TEXTS.name, EMBEDDED_TEXTS.help, self.texts.clone());
+        r.register(
+            EMBEDDED_TOKENS.name,
+            EMBEDDED_TOKENS.help,
+            self.tokens.clone(),
+        );
+        r.register(
+            MODEL_LOAD_SECONDS.name,
+            MODEL_LOAD_SECONDS.help,
+            self.model_load_seconds.clone(),
+        );
+        r.register(
+            MODEL_LOAD_FAILURES.name,
+            MODEL_LOAD_FAILURES.help,
+            self.model_load_failures.clone(),
+        );
+        r.register(READY.name, READY.help, self.ready.clone());
+        self
     }
 
     /// The Prometheus text exposition of every metric.
@@ -196,7 +217,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn render_names_every_metric_with_the_prefix() {
+    fn render_writes_samples_under_the_contract_names() {
         let m = Metrics::new();
         m.requests
             .get_or_create(&RequestLabels {
@@ -209,13 +230,61 @@ mod tests {
             .get_or_create(&Metrics::model(crate::ModelId::AllMiniLmL6V2))
             .observe(3.0);
         let text = m.render();
-        assert!(
-            text.contains(
-                r#"akidb_http_requests_total{route="/api/v1/embed",method="POST",status="200"} 1"#
+        let requests = contract::HTTP_REQUESTS.total();
+        let failures = contract::MODEL_LOAD_FAILURES.total();
+        let (route, method, status) = (labels::ROUTE, labels::METHOD, labels::STATUS);
+        let (model, le) = (labels::MODEL, labels::LE);
+        for line in [
+            format!(r#"{requests}{{{route}="/api/v1/embed",{method}="POST",{status}="200"}} 1"#),
+            format!(
+                r#"{}{{{le}="4.0",{model}="all-MiniLM-L6-v2"}} 1"#,
+                contract::BATCH_SIZE.bucket()
             ),
-            "{text}"
-        );
-        assert!(text.contains("akidb_batch_size_bucket"), "{text}");
-        assert!(text.contains("# TYPE akidb_ready gauge"), "{text}");
+            format!(r#"{failures}{{{model}="e5-small-v2"}} 0"#),
+        ] {
+            assert!(text.contains(&line), "missing {line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_type_and_help_lines_are_the_contracts_in_its_order() {
+        // A labelled family without a child exports nothing: give each one a child.
+        let m = Metrics::new();
+        let model = Metrics::model(crate::ModelId::AllMiniLmL6V2);
+        let route = RouteLabels { route: "/".into() };
+        m.requests
+            .get_or_create(&RequestLabels {
+                route: "/".into(),
+                method: "GET".into(),
+                status: 200,
+            })
+            .inc();
+        m.request_duration.get_or_create(&route).observe(0.1);
+        for h in [
+            &m.queue_wait,
+            &m.batch_size,
+            &m.batch_tokens,
+            &m.batch_duration,
+        ] {
+            h.get_or_create(&model).observe(1.0);
+        }
+        m.texts.get_or_create(&model).inc();
+        m.tokens.get_or_create(&model).inc();
+        m.model_load_seconds.get_or_create(&model).set(1.0);
+        let text = m.render();
+        let exported: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("# TYPE ") || l.starts_with("# HELP "))
+            .collect();
+        let expected: Vec<String> = contract::ALL
+            .iter()
+            .flat_map(|m| {
+                [
+                    format!("# HELP {} {}.", m.name(), m.help()),
+                    format!("# TYPE {} {}", m.name(), m.type_name()),
+                ]
+            })
+            .collect();
+        assert_eq!(exported, expected, "{text}");
     }
 }

@@ -189,6 +189,10 @@ impl AppState {
             .map_err(|e| ApiError::Internal(format!("the loading task failed: {e}")))?;
         let (tokenizer, encoder, info) = loaded.map_err(|e| {
             tracing::error!(model = %id, error = %e, "on-demand load failed");
+            self.metrics
+                .model_load_failures
+                .get_or_create(&Metrics::model(id))
+                .inc();
             match e {
                 LoadError::Missing { .. } => {
                     ApiError::ModelNotFound(format!("model `{id}` is not available: {e}"))

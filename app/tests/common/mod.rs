@@ -370,7 +370,7 @@ pub fn request(
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        dechunk(rest)
+        e2e::http::dechunk(rest)
     } else {
         rest.to_owned()
     };
@@ -379,19 +379,6 @@ pub fn request(
         headers: head.to_owned(),
         body,
     })
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = &after[n + 2..];
-    }
-    out
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
