@@ -23,8 +23,11 @@ out: ## Regenerate out/, environments/schema.json and environments/README.md
 check-out: ## Fail if anything generated is stale
 	$(CARGO) run -q -p gen -- write --check
 
-validate: tools ## gen check: settings, rules and strict schemas for 1.33 and 1.37, every environment
-	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) $(CARGO) run -q -p gen -- check
+# Custom resources are checked against these CRDs (the shared upstream copies when present).
+CRDS ?= $(wildcard ../shared/crds)
+
+validate: tools ## gen check: settings, rules, strict schemas for 1.33 and 1.37, custom resources against CRDS
+	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) $(CARGO) run -q -p gen -- check $(if $(CRDS),--crds $(CRDS))
 
 tools: $(VENV)/bin/kubernetes-validate $(KUBECTL) ## Install the test tools (kubernetes-validate, kubectl) into .venv and .tools
 

@@ -53,6 +53,7 @@ fn objects_come_in_the_fixed_kind_order() {
             "Namespace",
             "ServiceAccount",
             "ConfigMap",
+            "ConfigMap",
             "PersistentVolumeClaim",
             "Service",
             "Service",
@@ -60,7 +61,9 @@ fn objects_come_in_the_fixed_kind_order() {
             "HorizontalPodAutoscaler",
             "PodDisruptionBudget",
             "Ingress",
-            "NetworkPolicy"
+            "NetworkPolicy",
+            "ServiceMonitor",
+            "PrometheusRule"
         ]
     );
 }
@@ -174,7 +177,7 @@ fn kustomize_base_lists_every_object_file() {
         .lines()
         .filter_map(|l| l.strip_prefix("- "))
         .collect();
-    assert_eq!(listed.len(), 11, "{kustomization}");
+    assert_eq!(listed.len(), 14, "{kustomization}");
     let without_comments = |text: &str| {
         text.lines()
             .filter(|l| !l.starts_with('#'))

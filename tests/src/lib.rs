@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use akidb_gen::crds::CrdCatalog;
 use akidb_gen::settings::{AkidbEmbed, Component, Environment};
 use akidb_gen::validate::{BackendChoice, ValidatorConfig};
 
@@ -30,6 +31,55 @@ pub fn root() -> PathBuf {
         .join("..")
         .canonicalize()
         .unwrap_or_else(|e| panic!("repository root: {e}"))
+}
+
+/// The upstream CRDs in `../shared/crds/` (beside the repository; read there, never copied).
+#[must_use]
+pub fn crd_catalog() -> CrdCatalog {
+    let dir = root().join("../shared/crds");
+    CrdCatalog::load(&dir).unwrap_or_else(|e| {
+        panic!(
+            "{e}
+(the upstream CRDs are expected in the shared folder beside the repository)"
+        )
+    })
+}
+
+/// Validates a stream: built-in kinds strictly by kubernetes-validate for `version`, custom
+/// resources strictly against their CRDs ([`crd_catalog`]). Panics with every problem.
+pub fn validate_strictly(yaml: &str, version: &str, what: &str) {
+    let mut config = validator();
+    config.ignore_missing_schemas = true;
+    let report = akidb_gen::validate::validate(yaml, version, &config)
+        .unwrap_or_else(|e| panic!("{e}\n(run `make tools` or `pip install kubernetes-validate`)"));
+    assert!(
+        report.is_ok(),
+        "{what} fails Kubernetes {version} strict validation:\n{report}"
+    );
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).unwrap();
+    let custom = docs
+        .iter()
+        .filter(|d| !akidb_gen::crds::is_built_in(d["apiVersion"].as_str().unwrap_or_default()))
+        .count();
+    let skipped = report
+        .resources
+        .iter()
+        .filter(|r| r.status == akidb_gen::validate::Status::Skipped)
+        .count();
+    assert_eq!(
+        skipped, custom,
+        "{what}: kubernetes-validate skipped {skipped} resources but the stream has {custom} custom resources:\n{report:?}"
+    );
+    let violations = crd_catalog().check(&docs, &[]);
+    assert!(
+        violations.is_empty(),
+        "{what}: custom resources fail their CRDs:\n{}",
+        violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 /// kubernetes-validate, wherever `make tools` (`.venv`) or `KUBERNETES_VALIDATE` put it.

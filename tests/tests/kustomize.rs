@@ -11,9 +11,8 @@ use std::process::Command;
 use akidb_gen::lint::{self, Context, Index, Severity};
 use akidb_gen::objects::Object;
 use akidb_gen::objects::parse::parse_stream;
-use akidb_gen::validate;
 use akidb_gen::{Catalog, pipeline};
-use e2e::{kubectl, root, validator};
+use e2e::{kubectl, root, validate_strictly};
 
 /// `to` relative to `from` (both absolute): kustomize refuses absolute resource paths.
 fn relative(from: &Path, to: &Path) -> PathBuf {
@@ -120,13 +119,7 @@ fn an_overlay_over_each_base_builds_validates_and_passes_the_rules() {
         );
 
         for version in ["1.33.0", "1.37.0"] {
-            let report = validate::validate(&built, version, &validator()).unwrap_or_else(|e| {
-                panic!("{e}\n(run `make tools` or `pip install kubernetes-validate`)")
-            });
-            assert!(
-                report.is_ok(),
-                "{name}: overlay output fails Kubernetes {version} strict validation:\n{report}"
-            );
+            validate_strictly(&built, version, &format!("{name}: overlay output"));
         }
 
         let errors: Vec<String> = lint::lint(&objects, &Context::of(&env))

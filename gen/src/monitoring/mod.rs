@@ -10,14 +10,13 @@
 
 pub mod dashboard;
 pub mod kube;
-pub mod objectives;
 pub mod objects;
 pub mod promql;
 pub mod resource;
 pub mod rules;
 pub mod service_monitor;
 
-pub use objectives::{LatencyObjective, ObjectiveError, Objectives};
+pub use crate::settings::objectives::{self, LatencyObjective, ObjectiveError, Objectives};
 pub use resource::{CustomKind, CustomResource};
 
 use promql::Selector;

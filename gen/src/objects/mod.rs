@@ -5,6 +5,7 @@ pub mod config_map;
 pub mod deployment;
 pub mod disruption_budget;
 pub mod ingress;
+pub mod monitoring;
 pub mod namespace;
 pub mod network_policy;
 pub mod parse;
@@ -25,6 +26,9 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::{Serialize, Serializer};
 
+use crate::monitoring::CustomResource;
+use crate::monitoring::rules::PrometheusRuleSpec;
+use crate::monitoring::service_monitor::ServiceMonitorSpec;
 use crate::workload::Plan;
 
 /// A typed Kubernetes object. The variant order is the emission order: what others
@@ -45,6 +49,8 @@ pub enum Object {
     Ingress(Ingress),
     NetworkPolicy(NetworkPolicy),
     ResourceQuota(ResourceQuota),
+    ServiceMonitor(CustomResource<ServiceMonitorSpec>),
+    PrometheusRule(CustomResource<PrometheusRuleSpec>),
 }
 
 impl Object {
@@ -63,6 +69,8 @@ impl Object {
             Object::Ingress(_) => "Ingress",
             Object::NetworkPolicy(_) => "NetworkPolicy",
             Object::ResourceQuota(_) => "ResourceQuota",
+            Object::ServiceMonitor(o) => o.kind(),
+            Object::PrometheusRule(o) => o.kind(),
         }
     }
 
@@ -81,7 +89,15 @@ impl Object {
             Object::Ingress(o) => &o.metadata,
             Object::NetworkPolicy(o) => &o.metadata,
             Object::ResourceQuota(o) => &o.metadata,
+            Object::ServiceMonitor(o) => &o.metadata,
+            Object::PrometheusRule(o) => &o.metadata,
         }
+    }
+
+    /// Whether the object is a custom resource (its kind needs a CRD in the cluster).
+    #[must_use]
+    pub fn is_custom(&self) -> bool {
+        matches!(self, Object::ServiceMonitor(_) | Object::PrometheusRule(_))
     }
 
     /// Position of the object's kind in the emission order (the variant order).
@@ -99,6 +115,8 @@ impl Object {
             Object::Ingress(_) => 8,
             Object::NetworkPolicy(_) => 9,
             Object::ResourceQuota(_) => 10,
+            Object::ServiceMonitor(_) => 11,
+            Object::PrometheusRule(_) => 12,
         }
     }
 
@@ -123,6 +141,8 @@ impl Serialize for Object {
             Object::Ingress(o) => o.serialize(s),
             Object::NetworkPolicy(o) => o.serialize(s),
             Object::ResourceQuota(o) => o.serialize(s),
+            Object::ServiceMonitor(o) => o.serialize(s),
+            Object::PrometheusRule(o) => o.serialize(s),
         }
     }
 }
@@ -147,6 +167,11 @@ pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
         out.extend(disruption_budget::build(plan).map(Object::PodDisruptionBudget));
         out.extend(ingress::build(plan).map(Object::Ingress));
         out.extend(network_policy::build(plan).map(Object::NetworkPolicy));
+        if let Some(m) = monitoring::build(plan) {
+            out.push(Object::ConfigMap(m.dashboard));
+            out.push(Object::ServiceMonitor(m.service_monitor));
+            out.push(Object::PrometheusRule(m.prometheus_rule));
+        }
     }
     out.extend(resource_quota::build(first).map(Object::ResourceQuota));
     // Stable: within a kind, components keep their (sorted) order.

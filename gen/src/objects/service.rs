@@ -12,6 +12,24 @@ use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
 /// Suffix of the metrics Service's name.
 pub const METRICS_SERVICE_SUFFIX: &str = "-metrics";
 
+/// Label that tells the metrics Service from the API Service (their other labels match),
+/// so a ServiceMonitor selects it and only it.
+pub const ROLE_LABEL: (&str, &str) = ("akidb-gen/role", "metrics");
+
+/// Labels that select the metrics Service of `plan`, and only it.
+#[must_use]
+pub fn metrics_service_selector(plan: &Plan<'_>) -> std::collections::BTreeMap<String, String> {
+    let mut labels = plan.selector_labels();
+    labels.insert(ROLE_LABEL.0.to_owned(), ROLE_LABEL.1.to_owned());
+    labels
+}
+
+/// Name of the metrics Service of `plan`.
+#[must_use]
+pub fn metrics_service_name(plan: &Plan<'_>) -> String {
+    format!("{}{METRICS_SERVICE_SUFFIX}", plan.name())
+}
+
 /// Builds the API Service.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Service {
@@ -49,8 +67,12 @@ pub fn build_metrics(plan: &Plan<'_>) -> Option<Service> {
         .metrics
         .as_ref()
         .filter(|m| m.separate_from(plan.workload.api_port))?;
+    let mut metadata = meta(plan, metrics_service_name(plan));
+    if let Some(labels) = metadata.labels.as_mut() {
+        labels.insert(ROLE_LABEL.0.to_owned(), ROLE_LABEL.1.to_owned());
+    }
     Some(Service {
-        metadata: meta(plan, format!("{}{METRICS_SERVICE_SUFFIX}", plan.name())),
+        metadata,
         spec: Some(ServiceSpec {
             type_: Some(ServiceType::ClusterIP.as_str().to_owned()),
             selector: Some(plan.selector_labels()),

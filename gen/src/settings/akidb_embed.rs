@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::objectives::Objectives;
 use super::{
     Autoscaling, DisruptionBudget, Image, IngressSettings, ModelCache, NetworkPolicySettings,
     Probes, Resources, SecretRef, ServiceSettings, Spread,
@@ -58,6 +59,11 @@ pub struct AkidbEmbed {
     /// Default none.
     #[serde(default)]
     pub secrets: Vec<SecretRef>,
+    /// Prometheus Operator monitoring: a ServiceMonitor for the metrics Service, a
+    /// PrometheusRule with recording rules and alerts at the objectives, and a Grafana
+    /// dashboard ConfigMap for the Grafana sidecar. Absent: none (scrape annotations only).
+    #[serde(default)]
+    pub monitoring: Option<Monitoring>,
     /// The server's own `config.toml`; its types and defaults come from the server crate.
     #[serde(default)]
     pub config: app::Config,
@@ -82,5 +88,30 @@ impl AkidbEmbed {
         self.autoscaling
             .as_ref()
             .map_or(self.replicas.unwrap_or(1), |a| a.max_replicas)
+    }
+}
+
+/// Monitoring objects of the server (they need the Prometheus Operator's CRDs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Monitoring {
+    /// What the alerts hold the server to. Default: 99 % of requests within 1 s, at most
+    /// 1 % answered 5xx.
+    pub objectives: Objectives,
+    /// Where `docs/operations.md` is published; each alert's `runbook_url` links to its
+    /// section there. Default: this repository's copy.
+    pub runbook_url: String,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring {
+            objectives: Objectives::default(),
+            runbook_url: concat!(
+                env!("CARGO_PKG_REPOSITORY"),
+                "/blob/main/docs/operations.md"
+            )
+            .to_owned(),
+        }
     }
 }

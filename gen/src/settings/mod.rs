@@ -10,6 +10,7 @@ pub mod include;
 pub mod load;
 pub mod messages;
 pub mod names;
+pub mod objectives;
 pub mod quantity;
 
 use std::collections::BTreeMap;

@@ -20,6 +20,7 @@ pub fn check(env: &Environment) -> Vec<Problem> {
         let mut problems = Problems::under(&format!("components.{name}.akidb_embed"));
         check_memory(settings, &mut problems);
         check_config(settings, &mut problems);
+        check_monitoring(settings, &mut problems);
         check_secrets(settings, &mut problems);
         out.extend(problems.list);
     }
@@ -74,6 +75,22 @@ fn check_config(env: &AkidbEmbed, out: &mut Problems) {
                 "is `{}`, which collides with a directory the pod already mounts",
                 model_dir.display()
             ),
+        );
+    }
+}
+
+fn check_monitoring(env: &AkidbEmbed, out: &mut Problems) {
+    let Some(monitoring) = &env.monitoring else {
+        return;
+    };
+    if let Err(e) = monitoring.objectives.check() {
+        out.add("monitoring.objectives", e.to_string());
+    }
+    let metrics = &env.config.observability;
+    if !metrics.metrics_enabled || !env.config.metrics_on_separate_port() {
+        out.add(
+            "monitoring",
+            "needs the server's metrics on a port of their own (config.observability.metrics_enabled true and metrics_port other than server.port), which the ServiceMonitor scrapes",
         );
     }
 }
