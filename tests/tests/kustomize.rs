@@ -76,10 +76,17 @@ fn an_overlay_over_each_base_builds_validates_and_passes_the_rules() {
         );
 
         let objects = parse_stream(&built, "kustomize output").unwrap();
+        // parse_stream leaves custom resources to the CRD check (validate_strictly below).
         assert_eq!(
             objects.len(),
-            base_objects.len(),
+            base_objects.iter().filter(|o| !o.is_custom()).count(),
             "{name}: the overlay lost or added objects"
+        );
+        assert_eq!(
+            built.matches("\nkind: ServiceMonitor\n").count()
+                + built.matches("\nkind: PrometheusRule\n").count(),
+            base_objects.iter().filter(|o| o.is_custom()).count(),
+            "{name}: the overlay lost or added custom resources"
         );
         let deployment = |objs: &[Object]| {
             Index::new(objs)
