@@ -57,10 +57,7 @@ pub fn validate_strictly(yaml: &str, version: &str, what: &str) {
         "{what} fails Kubernetes {version} strict validation:\n{report}"
     );
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).unwrap();
-    let custom = docs
-        .iter()
-        .filter(|d| !akidb_gen::crds::is_built_in(d["apiVersion"].as_str().unwrap_or_default()))
-        .count();
+    let custom = akidb_gen::crds::count_custom(&docs);
     let skipped = report
         .resources
         .iter()

@@ -158,10 +158,7 @@ fn check_custom_resources(name: &str, yaml: &str, crds: &CrdCatalog, skip: &[Str
             return false;
         }
     };
-    let custom = docs
-        .iter()
-        .filter(|d| !crate::crds::is_built_in(d["apiVersion"].as_str().unwrap_or_default()))
-        .count();
+    let custom = crate::crds::count_custom(&docs);
     let violations = crds.check(&docs, skip);
     if violations.is_empty() {
         println!("{name}: custom resources: ok ({custom} checked against their CRDs)");

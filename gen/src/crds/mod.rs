@@ -121,6 +121,14 @@ pub fn is_built_in(api_version: &str) -> bool {
     BUILT_IN_GROUPS.contains(&group)
 }
 
+/// How many documents of a stream are custom resources.
+#[must_use]
+pub fn count_custom(docs: &[Value]) -> usize {
+    docs.iter()
+        .filter(|d| !is_built_in(d["apiVersion"].as_str().unwrap_or_default()))
+        .count()
+}
+
 impl CrdCatalog {
     /// Reads every CRD in `dir`.
     ///
