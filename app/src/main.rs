@@ -25,6 +25,10 @@ struct Args {
     /// Print the effective configuration (file plus environment) as TOML and exit.
     #[arg(long)]
     print_config: bool,
+
+    /// Print the OpenAPI document of the HTTP API (as served at /openapi.json) and exit.
+    #[arg(long)]
+    print_openapi: bool,
 }
 
 fn print_chain(err: &dyn std::error::Error) {
@@ -62,6 +66,10 @@ fn init_logging(config: &Config) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.print_openapi {
+        print!("{}", server::openapi::json());
+        return ExitCode::SUCCESS;
+    }
     let config = match settings::load(args.config.as_deref(), |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {

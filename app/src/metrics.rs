@@ -28,8 +28,14 @@ pub mod labels {
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Routes whose requests compute embeddings: the latency and error objectives cover
-/// these, not the probes, `/info` or `/metrics`.
-pub const EMBEDDING_ROUTES: &[&str] = &[crate::routes::EMBED, crate::routes::OPENAI_EMBEDDINGS];
+/// these, not the probes, `/info`, `/tokenize` or `/metrics`. Every protocol's embedding
+/// route is here: native, OpenAI and TEI (whose root route `/` embeds too).
+pub const EMBEDDING_ROUTES: &[&str] = &[
+    crate::routes::EMBED,
+    crate::routes::OPENAI_EMBEDDINGS,
+    crate::routes::TEI_EMBED,
+    crate::routes::TEI_ROOT,
+];
 
 /// A monotonically increasing count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

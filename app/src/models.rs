@@ -67,6 +67,16 @@ impl ModelId {
         }
     }
 
+    /// Shorter vector lengths the model was trained to be cut to (Matryoshka
+    /// representation learning), longest first; empty when it was not, as for both
+    /// models here: cutting their vectors would lose meaning, so `dimensions` is refused.
+    #[must_use]
+    pub const fn matryoshka_dimensions(self) -> &'static [usize] {
+        match self {
+            ModelId::AllMiniLmL6V2 | ModelId::E5SmallV2 => &[],
+        }
+    }
+
     /// Approximate resident size of the loaded F32 weights, in bytes.
     #[must_use]
     pub const fn weights_bytes(self) -> u64 {

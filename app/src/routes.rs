@@ -4,6 +4,19 @@
 pub const EMBED: &str = "/api/v1/embed";
 /// OpenAI-compatible embedding endpoint: `POST {"input": ..., "model": ...}`.
 pub const OPENAI_EMBEDDINGS: &str = "/v1/embeddings";
+/// OpenAI-compatible model list: `GET`.
+pub const OPENAI_MODELS: &str = "/v1/models";
+/// OpenAI-compatible single model: `GET /v1/models/{id}`.
+pub const OPENAI_MODEL: &str = "/v1/models/{id}";
+/// text-embeddings-inference (TEI) embedding endpoint: `POST {"inputs": ...}`.
+pub const TEI_EMBED: &str = "/embed";
+/// TEI's root route, where `huggingface_hub`'s `InferenceClient(model=URL)` posts its
+/// `feature_extraction` requests; the same as [`TEI_EMBED`].
+pub const TEI_ROOT: &str = "/";
+/// TEI's tokenizer endpoint: `POST {"inputs": ...}`.
+pub const TEI_TOKENIZE: &str = "/tokenize";
+/// The OpenAPI 3.1 document of every route above but `/metrics`.
+pub const OPENAPI: &str = "/openapi.json";
 /// 200 once start-up finished (every preloaded model loaded); stays 200 while draining,
 /// so a slow model load never trips the liveness probe and a drain never restarts the pod.
 pub const HEALTH_STARTUP: &str = "/health/startup";

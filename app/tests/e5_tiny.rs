@@ -79,6 +79,43 @@ fn e5_uses_12_layers_512_tokens_and_prefixes_by_input_type() {
     let e: Vec<f32> = serde_json::from_value(r.json()["data"][0]["embedding"].clone()).unwrap();
     assert!(max_abs_diff(&e, &passage[0]) <= 1e-6);
 
+    // TEI's prompt_name picks the same prefixes; without one no prefix is put, as in TEI.
+    let tei = |body: serde_json::Value| -> Vec<f32> {
+        let r = s.post_json("/embed", &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_str::<Vec<Vec<f32>>>(&r.body).unwrap()[0].clone()
+    };
+    let named = tei(json!({ "inputs": "hello", "prompt_name": "passage" }));
+    assert!(max_abs_diff(&named, &passage[0]) <= 1e-6);
+    let named = tei(json!({ "inputs": "hello", "prompt_name": "query" }));
+    assert!(max_abs_diff(&named, &query[0]) <= 1e-6);
+    let bare = tei(json!({ "inputs": "query: hello" }));
+    assert!(
+        max_abs_diff(&bare, &query[0]) <= 1e-6,
+        "no prompt by default"
+    );
+    let r = s.post_json(
+        "/embed",
+        &json!({ "inputs": "a", "prompt_name": "document" }),
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(r.body.contains("query, passage"), "{}", r.body);
+    let r = s.post_json(
+        "/tokenize",
+        &json!({ "inputs": "hello", "prompt_name": "query", "add_special_tokens": false }),
+    );
+    let pieces: Vec<String> = r.json()[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        pieces.first().map(String::as_str),
+        Some("query"),
+        "{pieces:?}"
+    );
+
     // 600 tokens of text: cut at 512 (not the tokenizer.json's 128), or 422 naming 512.
     let long = "ab ".repeat(300);
     let (_, t) = embed(json!({ "texts": [long.clone()] }));

@@ -447,3 +447,36 @@ fn json_logs_by_default_and_metrics_can_be_switched_off() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_client_announcing_a_huge_body_gets_413_at_once() {
+    use std::io::{Read, Write};
+    // The request timeout is long: only the early answer can make this fast.
+    let s = Builder::new(&require_minilm())
+        .config("[server]\nrequest_timeout_secs = 60\n")
+        .start();
+    for path in ["/api/v1/embed", "/v1/embeddings", "/embed"] {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let started = std::time::Instant::now();
+        c.write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{{\"texts\"",
+                64 << 20
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = c.read_to_string(&mut answer);
+        let took = started.elapsed();
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer:?}");
+        assert!(answer.contains("body_limit_bytes"), "{path}: {answer:?}");
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{path}: 413 after {took:?}"
+        );
+    }
+}

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use app::ModelId;
-use app::server::model::{self, Encoder, TextTokenizer};
+use app::server::model::{self, Cut, Encoder, TextTokenizer};
 
 /// One sentence per line, 13-16 tokens each with `[CLS]`/`[SEP]`.
 const SENTENCES: &str = include_str!("../../../bench/sentences.txt");
@@ -43,7 +43,7 @@ pub fn batch_ids(tokenizer: &TextTokenizer, batch: usize) -> Vec<Vec<u32>> {
     let mut ids: Vec<Vec<u32>> = (0..batch)
         .map(|i| {
             tokenizer
-                .encode(MODEL, i, sentences[i % sentences.len()], true)
+                .encode(MODEL, i, sentences[i % sentences.len()], true, Cut::End)
                 .expect("tokenize")
         })
         .collect();

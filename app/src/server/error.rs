@@ -1,9 +1,14 @@
-//! Request errors and the one place where they become HTTP statuses.
+//! The native API's errors and the one place where they become HTTP statuses and
+//! bodies. The OpenAI front end shares the statuses and adds its body's fields
+//! ([`super::openai`]); TEI has its own mapping ([`super::tei`]).
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+use super::body::BodyError;
+use super::service::EmbedError;
 
 /// Why a request was refused or failed. Every variant maps to exactly one status in
 /// `From<&ApiError> for StatusCode`, and is answered as `{"error": {"type", "message"}}`.
@@ -36,24 +41,35 @@ pub enum ApiError {
     /// An input is longer than the model's token limit and the request asked not to truncate.
     #[error("{0}")]
     InputTooLong(String),
-    /// `embedding.max_queued_requests` requests are already waiting for compute.
-    #[error("the queue is full ({0} requests waiting); retry later")]
-    QueueFull(usize),
-    /// The preloaded models are not loaded yet.
-    #[error("not ready: {0}")]
-    NotReady(String),
-    /// The server received SIGTERM or SIGINT and accepts no new work.
-    #[error("the server is draining and accepts no new requests")]
-    Draining,
-    /// The request did not finish within `server.request_timeout_secs`.
-    #[error("the request did not finish within {0} s")]
-    Timeout(u32),
-    /// A failure inside the server (a model forward pass that errored).
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Refused or failed for a reason the embedding service gives itself: queue full,
+    /// not ready, draining, timed out, internal.
+    #[error(transparent)]
+    Service(EmbedError),
 }
 
 impl ApiError {
+    /// One error of each kind: what the OpenAPI document lists and the tests check.
+    #[must_use]
+    pub fn examples() -> Vec<ApiError> {
+        vec![
+            ApiError::InvalidRequest(String::new()),
+            ApiError::ModelNotFound(String::new()),
+            ApiError::RouteNotFound(String::new()),
+            ApiError::MethodNotAllowed {
+                method: "GET".into(),
+                path: "/".into(),
+            },
+            ApiError::PayloadTooLarge(String::new()),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::InputTooLong(String::new()),
+            ApiError::Service(EmbedError::QueueFull(1)),
+            ApiError::Service(EmbedError::NotReady(String::new())),
+            ApiError::Service(EmbedError::Draining),
+            ApiError::Service(EmbedError::Timeout(1)),
+            ApiError::Service(EmbedError::Internal(String::new())),
+        ]
+    }
+
     /// The machine-readable `error.type`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
@@ -65,11 +81,48 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::InputTooLong(_) => "input_too_long",
-            ApiError::QueueFull(_) => "queue_full",
-            ApiError::NotReady(_) => "not_ready",
-            ApiError::Draining => "draining",
-            ApiError::Timeout(_) => "timeout",
-            ApiError::Internal(_) => "internal",
+            ApiError::Service(e) => match e {
+                EmbedError::QueueFull(_) => "queue_full",
+                EmbedError::NotReady(_) => "not_ready",
+                EmbedError::Draining => "draining",
+                EmbedError::Timeout(_) => "timeout",
+                _ => "internal",
+            },
+        }
+    }
+}
+
+impl From<EmbedError> for ApiError {
+    fn from(e: EmbedError) -> ApiError {
+        match e {
+            EmbedError::NoInput
+            | EmbedError::UnknownPrompt { .. }
+            | EmbedError::Dimensions { .. }
+            | EmbedError::Tokenizer { .. } => ApiError::InvalidRequest(e.to_string()),
+            EmbedError::TooManyInputs { .. } => ApiError::PayloadTooLarge(e.to_string()),
+            EmbedError::UnknownModel(_) | EmbedError::ModelUnavailable(_) => {
+                ApiError::ModelNotFound(e.to_string())
+            }
+            EmbedError::InputTooLong { .. } => {
+                ApiError::InputTooLong(format!("{e}; shorten it or send \"truncate\": true"))
+            }
+            EmbedError::QueueFull(_)
+            | EmbedError::NotReady(_)
+            | EmbedError::Draining
+            | EmbedError::Timeout(_)
+            | EmbedError::Internal(_) => ApiError::Service(e),
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> ApiError {
+        match e {
+            BodyError::NotJson => ApiError::UnsupportedMediaType(e.to_string()),
+            BodyError::TooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),
+            BodyError::Unreadable(_) | BodyError::Invalid(_) => {
+                ApiError::InvalidRequest(e.to_string())
+            }
         }
     }
 }
@@ -83,41 +136,63 @@ impl From<&ApiError> for StatusCode {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::InputTooLong(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::QueueFull(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotReady(_) | ApiError::Draining | ApiError::Timeout(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Service(e) => match e {
+                EmbedError::QueueFull(_) => StatusCode::TOO_MANY_REQUESTS,
+                EmbedError::NotReady(_) | EmbedError::Draining | EmbedError::Timeout(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+/// The body of every native error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// The kind of error: `invalid_request`, `model_not_found`, `queue_full`, ...
     #[serde(rename = "type")]
-    kind: &'a str,
+    kind: String,
+    /// What to change, in words.
     message: String,
+}
+
+impl utoipa::IntoResponses for ApiError {
+    fn responses()
+    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        super::openapi::error_responses::<ErrorBody>(
+            ApiError::examples().iter().map(StatusCode::from),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from(&self);
-        if status.is_server_error() && !matches!(self, ApiError::NotReady(_) | ApiError::Draining) {
+        let quiet = matches!(
+            self,
+            ApiError::Service(EmbedError::NotReady(_) | EmbedError::Draining)
+        );
+        if status.is_server_error() && !quiet {
             tracing::warn!(error = %self, status = status.as_u16(), "request failed");
         }
         let body = ErrorBody {
             error: ErrorDetail {
-                kind: self.kind(),
+                kind: self.kind().to_owned(),
                 message: self.to_string(),
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if matches!(self, ApiError::QueueFull(_) | ApiError::Draining) {
+        if matches!(
+            self,
+            ApiError::Service(EmbedError::QueueFull(_) | EmbedError::Draining)
+        ) {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from_static("1"),
@@ -133,27 +208,10 @@ mod tests {
 
     #[test]
     fn every_variant_has_its_status() {
-        let cases = [
-            (ApiError::InvalidRequest(String::new()), 400),
-            (ApiError::ModelNotFound(String::new()), 404),
-            (ApiError::RouteNotFound(String::new()), 404),
-            (
-                ApiError::MethodNotAllowed {
-                    method: "GET".into(),
-                    path: "/".into(),
-                },
-                405,
-            ),
-            (ApiError::PayloadTooLarge(String::new()), 413),
-            (ApiError::UnsupportedMediaType(String::new()), 415),
-            (ApiError::InputTooLong(String::new()), 422),
-            (ApiError::QueueFull(1), 429),
-            (ApiError::NotReady(String::new()), 503),
-            (ApiError::Draining, 503),
-            (ApiError::Timeout(1), 503),
-            (ApiError::Internal(String::new()), 500),
-        ];
-        for (err, status) in cases {
+        let statuses = [400, 404, 404, 405, 413, 415, 422, 429, 503, 503, 503, 500];
+        let examples = ApiError::examples();
+        assert_eq!(examples.len(), statuses.len());
+        for (err, status) in examples.into_iter().zip(statuses) {
             assert_eq!(StatusCode::from(&err).as_u16(), status, "{err:?}");
         }
     }

@@ -1,31 +1,37 @@
 //! The HTTP layer: the router, request accounting and deadlines, health, `/info`,
-//! `/metrics` and the JSON body extractor. The embedding handlers live in
-//! [`super::embed`]; neither touches a tensor.
+//! `/metrics` and `/openapi.json`. The embedding front ends live in [`super::native`],
+//! [`super::openai`] and [`super::tei`]; none touches a tensor.
 
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 
-use super::embed;
 use super::error::ApiError;
 use super::metrics::{RequestLabels, RouteLabels};
+use super::service::EmbedError;
 use super::state::AppState;
+use super::{native, openai, openapi, tei};
 use crate::{ModelId, routes};
 
 /// The API router (health, info, embeddings), with `/metrics` when `with_metrics`.
 pub fn router(state: AppState, with_metrics: bool) -> Router {
     let limit = usize::try_from(state.config.server.body_limit_bytes).unwrap_or(usize::MAX);
     let mut app = Router::new()
-        .route(routes::EMBED, post(embed::embed))
-        .route(routes::OPENAI_EMBEDDINGS, post(embed::openai_embeddings))
+        .route(routes::EMBED, post(native::embed))
+        .route(routes::OPENAI_EMBEDDINGS, post(openai::embeddings))
+        .route(routes::OPENAI_MODELS, get(openai::models))
+        .route(routes::OPENAI_MODEL, get(openai::model))
+        .route(routes::TEI_EMBED, post(tei::embed))
+        .route(routes::TEI_ROOT, post(tei::root))
+        .route(routes::TEI_TOKENIZE, post(tei::tokenize))
+        .route(routes::OPENAPI, get(openapi_json))
         .route(routes::HEALTH_LIVE, get(live))
         .route(routes::HEALTH_STARTUP, get(startup))
         .route(routes::HEALTH_READY, get(ready))
@@ -90,7 +96,7 @@ async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Re
     let secs = state.config.server.request_timeout_secs;
     match tokio::time::timeout(Duration::from_secs(u64::from(secs)), next.run(req)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Timeout(secs).into_response(),
+        Err(_) => ApiError::Service(EmbedError::Timeout(secs)).into_response(),
     }
 }
 
@@ -105,24 +111,38 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Status {
+/// What a probe reports when it passes.
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    /// `live`, `started` or `ready`.
+    #[schema(value_type = String)]
     status: &'static str,
 }
 
-async fn live() -> Json<Status> {
+/// 200 while the process serves HTTP at all.
+#[utoipa::path(get, path = routes::HEALTH_LIVE, tag = "health",
+    responses((status = 200, description = "Alive", body = Status)))]
+pub(super) async fn live() -> Json<Status> {
     Json(Status { status: "live" })
 }
 
-async fn startup(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+/// 200 once every preloaded model is loaded; stays 200 while draining.
+#[utoipa::path(get, path = routes::HEALTH_STARTUP, tag = "health",
+    responses((status = 200, description = "Started", body = Status), ApiError))]
+pub(super) async fn startup(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     if state.is_started() {
         Ok(Json(Status { status: "started" }))
     } else {
-        Err(ApiError::NotReady("loading models".into()))
+        Err(ApiError::Service(EmbedError::NotReady(
+            "loading models".into(),
+        )))
     }
 }
 
-async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+/// 200 when every preloaded model is loaded and the server is not draining.
+#[utoipa::path(get, path = routes::HEALTH_READY, tag = "health",
+    responses((status = 200, description = "Ready", body = Status), ApiError))]
+pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     state.readiness()?;
     Ok(Json(Status { status: "ready" }))
 }
@@ -141,7 +161,19 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
+/// The OpenAPI document of this server.
+async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::json(),
+    )
+        .into_response()
+}
+
+/// Models, dimensions, token and batching limits, version.
+#[utoipa::path(get, path = routes::INFO, tag = "health",
+    responses((status = 200, description = "Facts about the server", body = Object)))]
+pub(super) async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
     let e = &state.config.embedding;
     let models: Vec<serde_json::Value> = ModelId::ALL
         .iter()
@@ -185,72 +217,4 @@ async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
         },
         "compute_threads": state.threads,
     }))
-}
-
-/// A JSON body: 415 unless declared JSON, 413 over the body limit, 400 when it does not
-/// parse into `T`.
-pub struct JsonBody<T>(pub T);
-
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        if !is_json(req.headers()) {
-            return Err(ApiError::UnsupportedMediaType(
-                "the body must be JSON with `Content-Type: application/json`".into(),
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(format!(
-                    "the body is larger than server.body_limit_bytes ({} bytes)",
-                    state.config.server.body_limit_bytes
-                ))
-            } else {
-                ApiError::InvalidRequest(format!("failed to read the body: {}", r.body_text()))
-            }
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_types_that_count_as_json() {
-        let mut h = HeaderMap::new();
-        assert!(!is_json(&h));
-        for (v, ok) in [
-            ("application/json", true),
-            ("application/json; charset=utf-8", true),
-            ("Application/JSON", true),
-            ("application/vnd.api+json", true),
-            ("text/plain", false),
-            ("application/x-www-form-urlencoded", false),
-        ] {
-            h.insert(header::CONTENT_TYPE, v.parse().unwrap());
-            assert_eq!(is_json(&h), ok, "{v}");
-        }
-    }
 }

@@ -1,24 +1,33 @@
 //! The HTTP server and its candle backend (feature `server`).
 //!
-//! Data flows one way: HTTP handlers ([`http`], [`embed`]) tokenize text ([`model::TextTokenizer`]),
-//! a per-model batching actor ([`queue`]) runs the encoder on its own thread and answers
-//! with plain vectors; [`state`] holds what the handlers share, [`error`] maps failures
-//! to statuses, [`metrics`] exports them, [`shutdown`] starts the drain, [`threads`]
-//! sizes the compute pool from the container's CPU quota and [`settings`] assembles the
+//! Data flows one way: three thin front ends ([`native`], [`openai`], [`tei`], routed by
+//! [`http`], bodies read by [`body`]) turn their requests into jobs for the embedding
+//! service ([`service`]), which knows nothing of HTTP: it tokenizes text
+//! ([`model::TextTokenizer`]) and a per-model batching actor ([`queue`]) runs the encoder
+//! on its own thread and answers with plain vectors. [`state`] holds what the handlers
+//! share, [`error`] maps failures to the native statuses, [`openapi`] describes the
+//! routes, [`metrics`] exports counters, [`shutdown`] starts the drain, [`threads`] sizes
+//! the compute pool from the container's CPU quota and [`settings`] assembles the
 //! configuration.
 
 pub mod bert;
-pub mod embed;
+pub mod body;
 pub mod error;
 pub mod http;
+pub mod inputs;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
+pub mod native;
+pub mod openai;
+pub mod openapi;
 pub mod pooling;
 pub mod queue;
+pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod state;
+pub mod tei;
 pub mod threads;
 pub mod weights;
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use candle_transformers::models::bert::Config as BertConfig;
 use serde::Deserialize;
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams};
 
 use super::bert::Bert;
 use super::pooling::{Pooling, PoolingError};
@@ -123,9 +123,35 @@ struct SbertConfig {
 /// Text to token ids, with the model's token limit.
 pub struct TextTokenizer {
     plain: Tokenizer,
+    /// Keeps the start of an over-long input.
     truncating: Tokenizer,
+    /// Keeps the end of an over-long input (TEI's `truncation_direction: "left"`).
+    truncating_left: Tokenizer,
     /// Longest input in tokens.
     pub max_tokens: usize,
+}
+
+/// Which end of an over-long input is cut off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Cut {
+    /// Drop the tokens past the limit (keep the start).
+    #[default]
+    End,
+    /// Drop the first tokens (keep the end); special tokens stay in place.
+    Start,
+}
+
+/// One token of a text, as `/tokenize` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// Id in the model's vocabulary.
+    pub id: u32,
+    /// The piece of the input it covers, or the token itself for a special token.
+    pub text: String,
+    /// Whether the tokenizer added it (`[CLS]`, `[SEP]`).
+    pub special: bool,
+    /// Character offsets `[start, stop)` into the input; `None` for special tokens.
+    pub span: Option<(usize, usize)>,
 }
 
 /// Why a text could not be tokenized.
@@ -164,6 +190,7 @@ impl TextTokenizer {
         index: usize,
         text: &str,
         truncate: bool,
+        cut: Cut,
     ) -> Result<Vec<u32>, TokenizeError> {
         let failed = |e: tokenizers::Error| TokenizeError::Failed {
             index,
@@ -186,12 +213,59 @@ impl TextTokenizer {
                 model,
             });
         }
-        Ok(self
-            .truncating
+        let truncating = match cut {
+            Cut::End => &self.truncating,
+            Cut::Start => &self.truncating_left,
+        };
+        Ok(truncating
             .encode(text, true)
             .map_err(failed)?
             .get_ids()
             .to_vec())
+    }
+}
+
+impl TextTokenizer {
+    /// Every token of `text`, with character offsets, never truncated.
+    ///
+    /// # Errors
+    /// A tokenizer failure.
+    pub fn tokens(
+        &self,
+        index: usize,
+        text: &str,
+        add_special_tokens: bool,
+    ) -> Result<Vec<Token>, TokenizeError> {
+        let encoding = self
+            .plain
+            .encode_char_offsets(text, add_special_tokens)
+            .map_err(|e| TokenizeError::Failed {
+                index,
+                message: e.to_string(),
+            })?;
+        let chars: Vec<char> = text.chars().collect();
+        Ok(encoding
+            .get_ids()
+            .iter()
+            .zip(encoding.get_tokens())
+            .zip(encoding.get_offsets())
+            .zip(encoding.get_special_tokens_mask())
+            .map(|(((&id, token), &(start, stop)), &special)| {
+                let special = special == 1;
+                Token {
+                    id,
+                    text: if special {
+                        token.clone()
+                    } else {
+                        chars[start.min(chars.len())..stop.min(chars.len())]
+                            .iter()
+                            .collect()
+                    },
+                    special,
+                    span: (!special).then_some((start, stop)),
+                }
+            })
+            .collect())
     }
 }
 
@@ -301,13 +375,18 @@ pub fn load(
     plain
         .with_truncation(None)
         .map_err(|e| tok_err(e.to_string()))?;
-    let mut truncating = plain.clone();
-    truncating
-        .with_truncation(Some(TruncationParams {
+    let truncated = |direction| {
+        let mut t = plain.clone();
+        t.with_truncation(Some(TruncationParams {
             max_length: max_tokens,
+            direction,
             ..TruncationParams::default()
         }))
         .map_err(|e| tok_err(e.to_string()))?;
+        Ok(t)
+    };
+    let truncating = truncated(TruncationDirection::Right)?;
+    let truncating_left = truncated(TruncationDirection::Left)?;
 
     let pooling =
         Pooling::from_model_dir(&dir).map_err(|source| LoadError::Pooling { model: id, source })?;
@@ -329,10 +408,11 @@ pub fn load(
     let tokenizer = TextTokenizer {
         plain,
         truncating,
+        truncating_left,
         max_tokens,
     };
     let probe = tokenizer
-        .encode(id, 0, "warm up", true)
+        .encode(id, 0, "warm up", true, Cut::End)
         .map_err(|e| tok_err(e.to_string()))?;
     let out = encoder.embed(&[&probe]).map_err(weights_err)?;
     if out.first().map(Vec::len) != Some(config.hidden_size) {

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
-use super::error::ApiError;
 use super::metrics::Metrics;
 use super::model::{self, Encoder, LoadError, ModelInfo, TextTokenizer};
 use super::queue::Queue;
+use super::service::EmbedError;
 use crate::{Config, ModelId};
 
 /// One servable model: its tokenizer (request side) and the queue of its compute thread.
@@ -165,7 +165,7 @@ impl AppState {
     ///
     /// # Errors
     /// 404 when its folder is missing or `max_models` is reached, 500 when it is corrupt.
-    pub async fn model_or_load(&self, id: ModelId) -> Result<Arc<ServedModel>, ApiError> {
+    pub async fn model_or_load(&self, id: ModelId) -> Result<Arc<ServedModel>, EmbedError> {
         if let Some(m) = self.model(id) {
             return Ok(m);
         }
@@ -177,7 +177,7 @@ impl AppState {
         let loaded = self.loaded_ids();
         if loaded.len() >= max {
             let names: Vec<&str> = loaded.iter().map(|m| m.as_str()).collect();
-            return Err(ApiError::ModelNotFound(format!(
+            return Err(EmbedError::ModelUnavailable(format!(
                 "model `{id}` is not loaded and embedding.max_models ({max}) models are: {}",
                 names.join(", ")
             )));
@@ -186,7 +186,7 @@ impl AppState {
         tracing::info!(model = %id, "loading model on demand");
         let loaded = tokio::task::spawn_blocking(move || model::load(&dir, id))
             .await
-            .map_err(|e| ApiError::Internal(format!("the loading task failed: {e}")))?;
+            .map_err(|e| EmbedError::Internal(format!("the loading task failed: {e}")))?;
         let (tokenizer, encoder, info) = loaded.map_err(|e| {
             tracing::error!(model = %id, error = %e, "on-demand load failed");
             self.metrics
@@ -195,13 +195,13 @@ impl AppState {
                 .inc();
             match e {
                 LoadError::Missing { .. } => {
-                    ApiError::ModelNotFound(format!("model `{id}` is not available: {e}"))
+                    EmbedError::ModelUnavailable(format!("model `{id}` is not available: {e}"))
                 }
-                _ => ApiError::Internal(e.to_string()),
+                _ => EmbedError::Internal(e.to_string()),
             }
         })?;
         self.add_model(tokenizer, encoder, info)
-            .map_err(|e| ApiError::Internal(format!("failed to start a compute thread: {e}")))
+            .map_err(|e| EmbedError::Internal(format!("failed to start a compute thread: {e}")))
     }
 
     /// Whether SIGTERM/SIGINT arrived.
@@ -220,9 +220,9 @@ impl AppState {
     ///
     /// # Errors
     /// Draining, or models still loading.
-    pub fn readiness(&self) -> Result<(), ApiError> {
+    pub fn readiness(&self) -> Result<(), EmbedError> {
         if self.is_draining() {
-            return Err(ApiError::Draining);
+            return Err(EmbedError::Draining);
         }
         if !self.is_started() {
             let ids: Vec<&str> = self
@@ -232,7 +232,7 @@ impl AppState {
                 .iter()
                 .map(|m| m.as_str())
                 .collect();
-            return Err(ApiError::NotReady(format!(
+            return Err(EmbedError::NotReady(format!(
                 "loading models {}",
                 ids.join(", ")
             )));
@@ -243,8 +243,8 @@ impl AppState {
     /// Takes a queue slot, or answers 429 at once when every slot is taken.
     ///
     /// # Errors
-    /// [`ApiError::QueueFull`].
-    pub fn admit(&self) -> Result<Admission, ApiError> {
+    /// [`EmbedError::QueueFull`].
+    pub fn admit(&self) -> Result<Admission, EmbedError> {
         match self.permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 self.metrics.inflight.inc();
@@ -255,7 +255,7 @@ impl AppState {
             }
             Err(_) => {
                 self.metrics.rejected.inc();
-                Err(ApiError::QueueFull(
+                Err(EmbedError::QueueFull(
                     self.config.embedding.max_queued_requests,
                 ))
             }
