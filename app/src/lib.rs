@@ -12,6 +12,7 @@
 pub mod config;
 pub mod container;
 pub mod env_vars;
+pub mod hub;
 pub mod models;
 pub mod routes;
 #[cfg(feature = "server")]
