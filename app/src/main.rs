@@ -132,6 +132,13 @@ fn main() -> ExitCode {
         eprintln!("akidb-embed: warning: could not set the compute thread count: {e}");
     }
     init_logging(&config);
+    let api_keys = match server::auth::ApiKeys::load(&config.auth, |k| std::env::var(k).ok()) {
+        Ok(k) => k,
+        Err(e) => {
+            print_chain(&e);
+            return ExitCode::from(2);
+        }
+    };
     let (n, _) = threads::decide();
     let source =
         std::env::var(threads::THREAD_SOURCE_VAR).unwrap_or_else(|_| "RAYON_NUM_THREADS".into());
@@ -148,7 +155,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(server::run(config, n));
+    let result = runtime.block_on(server::run(config, n, api_keys));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,

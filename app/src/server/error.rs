@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::auth::Denied;
+
 /// Why a request was refused or failed. Every variant maps to exactly one status in
 /// `From<&ApiError> for StatusCode`, and is answered as `{"error": {"type", "message"}}`.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -15,6 +17,9 @@ pub enum ApiError {
     /// A model id that is unknown or not loaded by this server.
     #[error("{0}")]
     ModelNotFound(String),
+    /// No accepted API key (`auth.required`).
+    #[error("{0}")]
+    Unauthorized(Denied),
     /// A path this server does not serve.
     #[error("no route for {0}")]
     RouteNotFound(String),
@@ -60,6 +65,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::ModelNotFound(_) => "model_not_found",
+            ApiError::Unauthorized(_) => "unauthorized",
             ApiError::RouteNotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -78,6 +84,7 @@ impl From<&ApiError> for StatusCode {
     fn from(e: &ApiError) -> StatusCode {
         match e {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::ModelNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -117,6 +124,11 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        if let ApiError::Unauthorized(denied) = &self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, denied.challenge());
+        }
         if matches!(self, ApiError::QueueFull(_) | ApiError::Draining) {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
@@ -135,6 +147,7 @@ mod tests {
     fn every_variant_has_its_status() {
         let cases = [
             (ApiError::InvalidRequest(String::new()), 400),
+            (ApiError::Unauthorized(Denied::Missing), 401),
             (ApiError::ModelNotFound(String::new()), 404),
             (ApiError::RouteNotFound(String::new()), 404),
             (

@@ -228,6 +228,12 @@ impl Server {
         )
     }
 
+    /// What the process itself wrote (stdout, then stderr), without the command line.
+    pub fn logs(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
+        format!("{}{}", read("stdout"), read("stderr"))
+    }
+
     pub fn fail(&self, msg: &str) -> ! {
         panic!("{msg}\n{}", self.output());
     }
