@@ -125,8 +125,8 @@ fn is_repo(s: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HubConfig {
-    /// Further attempts per file after a failed or cut transfer; each one resumes where
-    /// the last stopped. Default `5`.
+    /// Further attempts after a cut or failed request (the listing, each file); a file's
+    /// attempts resume where the last stopped. Default `5`.
     pub max_retries: u32,
     /// Seconds a connection may stay silent (connecting, waiting for headers, between two
     /// reads of the body) before the attempt counts as cut. Default `60`.

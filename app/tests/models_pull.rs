@@ -223,6 +223,22 @@ fn a_cut_connection_resumes_where_it_stopped() {
 }
 
 #[test]
+fn a_hub_that_is_briefly_unavailable_is_retried_up_to_max_retries() {
+    let hub = TestHub::start();
+    hub.unavailable(2);
+    let p = Puller::new("[hub]\nmax_retries = 1\n");
+    expect_failure(&p.run(&hub, &[]), &["503", "cannot list revision"]);
+    assert!(!p.model_dir().join(MODEL).exists());
+
+    hub.unavailable(2);
+    let p = Puller::new("[hub]\nmax_retries = 2\n");
+    let out = p.run(&hub, &[]);
+    expect_ok(&out);
+    assert_pulled(&p.model_dir());
+    assert!(text(&out).contains("retrying"), "{}", text(&out));
+}
+
+#[test]
 fn a_file_that_fails_its_digest_is_refused_and_nothing_is_published() {
     // A small file kept in git: checked against its git blob id.
     let hub = TestHub::start();

@@ -122,8 +122,8 @@ pub fn to_part(
     }
 }
 
-/// 0.5 s, 1 s, 2 s, ... up to 8 s.
-fn backoff(attempt: u32) -> Duration {
+/// Pause before attempt `attempt + 1`: 0.5 s, 1 s, 2 s, ... up to 8 s.
+pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64 << attempt.saturating_sub(1).min(4))
 }
 

@@ -268,7 +268,7 @@ pub fn pull_model(
 
     let started = Instant::now();
     tracing::info!(model = %id, repo = %source.repo, revision = %source.revision, endpoint = %hub.endpoint(), "pulling");
-    let plan = plan(hub, id, source)?;
+    let plan = plan(hub, max_retries, id, source)?;
     let staging = folder::staging(model_dir, id, &source.revision, lock.is_none());
     std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
 
@@ -316,15 +316,32 @@ struct Planned {
 }
 
 /// The model's files present at the revision, with their listed digests.
-fn plan(hub: &Hub, id: ModelId, source: &ModelSource) -> Result<Vec<Planned>, PullError> {
-    let info = hub
-        .revision(&source.repo, &source.revision)
-        .map_err(|e| PullError::Listing {
-            model: id,
-            repo: source.repo.clone(),
-            revision: source.revision.clone(),
-            source: e,
-        })?;
+fn plan(
+    hub: &Hub,
+    max_retries: u32,
+    id: ModelId,
+    source: &ModelSource,
+) -> Result<Vec<Planned>, PullError> {
+    let mut attempt = 0;
+    let info = loop {
+        attempt += 1;
+        match hub.revision(&source.repo, &source.revision) {
+            Ok(info) => break info,
+            Err(e) if e.is_transient() && attempt <= max_retries => {
+                let wait = fetch::backoff(attempt);
+                tracing::warn!(model = %id, attempt, max_retries, wait_secs = wait.as_secs_f64(), error = %e, "listing failed; retrying");
+                std::thread::sleep(wait);
+            }
+            Err(e) => {
+                return Err(PullError::Listing {
+                    model: id,
+                    repo: source.repo.clone(),
+                    revision: source.revision.clone(),
+                    source: e,
+                });
+            }
+        }
+    };
     if !info.sha.eq_ignore_ascii_case(&source.revision) {
         return Err(PullError::OtherCommit {
             model: id,

@@ -107,6 +107,8 @@ struct Faults {
     token: Option<String>,
     /// Pause after each 1 MiB of a CDN body.
     throttle: Option<Duration>,
+    /// How many more listings answer 503.
+    unavailable: u32,
 }
 
 struct Shared {
@@ -174,6 +176,11 @@ impl TestHub {
     /// Answers 401 to hub requests without `Authorization: Bearer <token>`.
     pub fn require_token(&self, token: &str) {
         self.faults().token = Some(token.to_owned());
+    }
+
+    /// Answers the next `times` listings with 503 Service Unavailable.
+    pub fn unavailable(&self, times: u32) {
+        self.faults().unavailable = times;
     }
 
     /// Pauses after each MiB of a CDN body.
@@ -267,7 +274,15 @@ async fn listing(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/api/models/{owner}/{name}/revision/{rev}");
-    let resp = if let Some(refused) = refusal(&s, &headers, &owner, &name, &rev) {
+    let unavailable = {
+        let mut f = s.faults.lock().unwrap();
+        let down = f.unavailable > 0;
+        f.unavailable = f.unavailable.saturating_sub(1);
+        down
+    };
+    let resp = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    } else if let Some(refused) = refusal(&s, &headers, &owner, &name, &rev) {
         refused
     } else {
         let siblings: Vec<serde_json::Value> = files()
