@@ -308,6 +308,43 @@ fn an_unknown_revision_fails_clearly_and_writes_nothing() {
 }
 
 #[test]
+fn files_missing_from_the_commit_are_named() {
+    // A required file.
+    let hub = TestHub::start();
+    hub.hide("tokenizer.json");
+    let p = Puller::new("");
+    expect_failure(
+        &p.run(&hub, &[]),
+        &[
+            "has no tokenizer.json, which the server needs",
+            &hub::commit(),
+        ],
+    );
+    assert!(!p.model_dir().join(MODEL).exists());
+
+    // An optional one is skipped, but a pin on it could never be checked: refused.
+    let hub = TestHub::start();
+    hub.hide("sentence_bert_config.json");
+    let pin = "a".repeat(64);
+    let p = Puller::new(&format!(
+        "[hub.models.{MODEL}.sha256]\n\"sentence_bert_config.json\" = \"{pin}\"\n"
+    ));
+    expect_failure(
+        &p.run(&hub, &[]),
+        &["pins sentence_bert_config.json, which", "does not have"],
+    );
+    let p = Puller::new("");
+    expect_ok(&p.run(&hub, &[]));
+    assert!(p.model_dir().join(MODEL).join("config.json").is_file());
+    assert!(
+        !p.model_dir()
+            .join(MODEL)
+            .join("sentence_bert_config.json")
+            .exists()
+    );
+}
+
+#[test]
 fn concurrent_pullers_download_the_model_once() {
     let hub = TestHub::start();
     // Slow enough that every puller starts while the first one downloads.

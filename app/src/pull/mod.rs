@@ -79,6 +79,22 @@ pub enum PullError {
         /// Missing path.
         file: &'static str,
     },
+    /// A pinned digest names a file the revision does not have: the pin could never be
+    /// checked, so the model would never count as pulled.
+    #[error(
+        "{model}: hub.models.{model}.sha256 pins {file}, which {repo} at {revision} does not \
+         have; remove the pin or pin another commit"
+    )]
+    PinWithoutFile {
+        /// Model pulled.
+        model: ModelId,
+        /// Repository.
+        repo: String,
+        /// Commit.
+        revision: String,
+        /// Pinned path.
+        file: String,
+    },
     /// A download failed for good (after the retries, or at once for a 404 or a refusal).
     #[error("{model}: downloading {file} failed{}: {source}", attempts_suffix(*.attempts))]
     Download {
@@ -368,6 +384,18 @@ fn plan(
             size: s.lfs.as_ref().map(|l| l.size).or(s.size),
             listed: listed_digest(s),
             pin: source.sha256.get(f.path).cloned(),
+        });
+    }
+    if let Some(file) = source
+        .sha256
+        .keys()
+        .find(|f| !planned.iter().any(|p| p.path == f.as_str()))
+    {
+        return Err(PullError::PinWithoutFile {
+            model: id,
+            repo: source.repo.clone(),
+            revision: source.revision.clone(),
+            file: file.clone(),
         });
     }
     Ok(planned)

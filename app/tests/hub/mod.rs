@@ -109,6 +109,8 @@ struct Faults {
     throttle: Option<Duration>,
     /// How many more listings answer 503.
     unavailable: u32,
+    /// Files the commit does not have.
+    hidden: HashSet<String>,
 }
 
 struct Shared {
@@ -176,6 +178,11 @@ impl TestHub {
     /// Answers 401 to hub requests without `Authorization: Bearer <token>`.
     pub fn require_token(&self, token: &str) {
         self.faults().token = Some(token.to_owned());
+    }
+
+    /// Leaves `path` out of the commit (listing and downloads).
+    pub fn hide(&self, path: &str) {
+        self.faults().hidden.insert(path.to_owned());
     }
 
     /// Answers the next `times` listings with 503 Service Unavailable.
@@ -285,8 +292,10 @@ async fn listing(
     } else if let Some(refused) = refusal(&s, &headers, &owner, &name, &rev) {
         refused
     } else {
+        let hidden = s.faults.lock().unwrap().hidden.clone();
         let siblings: Vec<serde_json::Value> = files()
             .iter()
+            .filter(|(p, _)| !hidden.contains(*p))
             .map(|(p, f)| {
                 let mut v = serde_json::json!({
                     "rfilename": p,
@@ -319,7 +328,8 @@ async fn resolve(
     let resp = if let Some(refused) = refusal(&s, &headers, &owner, &name, &rev) {
         refused
     } else {
-        match files().get(&file) {
+        let hidden = s.faults.lock().unwrap().hidden.contains(&file);
+        match files().get(&file).filter(|_| !hidden) {
             None => not_found("EntryNotFound", format!("{file} does not exist")),
             Some(f) if f.lfs => {
                 let mut r = StatusCode::FOUND.into_response();
