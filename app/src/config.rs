@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::env_vars;
+use crate::hub::HubConfig;
 use crate::models::{ModelId, UnknownModel};
+use crate::{container, env_vars};
 
 /// Everything `akidb-embed` reads from `config.toml`. Every key is optional; a missing key
 /// takes the default documented on it. Unknown keys are errors.
@@ -23,6 +24,10 @@ pub struct Config {
     pub embedding: EmbeddingConfig,
     /// Logs and metrics.
     pub observability: ObservabilityConfig,
+    /// API keys on every route but health and metrics.
+    pub auth: AuthConfig,
+    /// Where `akidb-embed models pull` fetches models from.
+    pub hub: HubConfig,
 }
 
 /// `[server]`: the HTTP listener.
@@ -113,6 +118,35 @@ impl Default for ObservabilityConfig {
             log_format: LogFormat::Json,
             metrics_enabled: true,
             metrics_port: 9090,
+        }
+    }
+}
+
+/// `[auth]`: API keys. The keys themselves never appear in this file: they come from
+/// `keys_file` (a mounted Secret) or the `AKIDB_API_KEYS` environment variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Require `Authorization: Bearer <key>` on every route except the health probes and
+    /// `/metrics`. Setting `AKIDB_API_KEYS` or `AKIDB_API_KEYS_FILE` turns it on too.
+    /// Default `false`.
+    pub required: bool,
+    /// File of accepted keys, one per line (blank lines and lines starting with `#` are
+    /// skipped), e.g. a mounted Secret. Read at start when it exists, then checked every
+    /// `reload_interval_secs`, so a rotated Secret takes effect without a restart.
+    /// Default `/var/run/secrets/akidb/api-keys`.
+    pub keys_file: PathBuf,
+    /// Seconds between two reads of `keys_file`. Kubernetes updates a mounted Secret within
+    /// about a minute; this adds at most its own period. Default `10`.
+    pub reload_interval_secs: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            required: false,
+            keys_file: PathBuf::from(container::api_keys_path()),
+            reload_interval_secs: 10,
         }
     }
 }
@@ -232,6 +266,18 @@ impl Config {
             self.observability.metrics_enabled =
                 parse_env(env_vars::METRICS_ENABLED, &v, |s| s.parse::<bool>())?;
         }
+        if let Some(v) = lookup(env_vars::API_KEYS_FILE) {
+            if v.trim().is_empty() {
+                return Err(env_error(env_vars::API_KEYS_FILE, &v, "must not be empty"));
+            }
+            self.auth.keys_file = PathBuf::from(v.trim());
+            self.auth.required = true;
+        }
+        // Only its presence: the keys stay out of the configuration, so no output of it
+        // (`--print-config`, the ConfigMap, `/info`) can ever show one.
+        if lookup(env_vars::API_KEYS).is_some() {
+            self.auth.required = true;
+        }
         Ok(())
     }
 
@@ -310,6 +356,20 @@ impl Config {
         }
         if self.embedding.model_dir.as_os_str().is_empty() {
             return invalid("embedding.model_dir", "must not be empty".into());
+        }
+        if self.auth.reload_interval_secs == 0 {
+            return invalid("auth.reload_interval_secs", "must be at least 1".into());
+        }
+        if self.auth.keys_file.as_os_str().is_empty() {
+            return invalid("auth.keys_file", "must not be empty".into());
+        }
+        if self.hub.timeout_secs == 0 {
+            return invalid("hub.timeout_secs", "must be at least 1".into());
+        }
+        for (id, source) in self.hub.models.iter() {
+            if let Some(problem) = source.problem() {
+                return invalid("hub.models", format!("entry `{id}` {problem}"));
+            }
         }
         Ok(())
     }
@@ -417,6 +477,23 @@ mod tests {
     }
 
     #[test]
+    fn api_key_variables_turn_auth_on_without_entering_the_config() {
+        let key = "sk-test-5f1c2d";
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "AKIDB_API_KEYS").then(|| key.to_owned()))
+            .unwrap();
+        assert!(c.auth.required);
+        assert!(!c.to_toml_string().contains(key));
+        assert!(!format!("{c:?}").contains(key));
+
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "AKIDB_API_KEYS_FILE").then(|| "/keys/k".to_owned()))
+            .unwrap();
+        assert!(c.auth.required);
+        assert_eq!(c.auth.keys_file, PathBuf::from("/keys/k"));
+    }
+
+    #[test]
     fn refused_combinations_name_the_key() {
         let cases = [
             (
@@ -439,6 +516,15 @@ mod tests {
             (
                 "[embedding]\npreload_models = [\"e5-small-v2\", \"e5-small-v2\"]\n",
                 "embedding.preload_models",
+            ),
+            (
+                "[auth]\nreload_interval_secs = 0\n",
+                "auth.reload_interval_secs",
+            ),
+            ("[hub]\ntimeout_secs = 0\n", "hub.timeout_secs"),
+            (
+                "[hub.models.e5-small-v2]\nrevision = \"main\"\n",
+                "hub.models",
             ),
         ];
         for (text, key) in cases {

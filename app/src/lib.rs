@@ -8,13 +8,17 @@
 //!
 //! With the default `server` feature it is also the server itself ([`server`]) and the
 //! binary `akidb-embed`: candle, tokenizers, axum and tokio are optional dependencies
-//! that only that feature enables.
+//! that only that feature enables. So is [`pull`], the `models pull` subcommand that
+//! fetches models from a Hugging Face-compatible hub (the init container).
 
 pub mod config;
 pub mod container;
 pub mod env_vars;
+pub mod hub;
 pub mod metrics;
 pub mod models;
+#[cfg(feature = "server")]
+pub mod pull;
 pub mod routes;
 #[cfg(feature = "server")]
 pub mod server;

@@ -4,14 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use app::server::{self, settings, threads};
-use app::{Config, env_vars};
-use clap::Parser;
+use app::{Config, ModelId, env_vars, pull};
+use clap::{Parser, Subcommand};
 
 /// Sentence-embedding HTTP server (candle, CPU).
 ///
 /// Reads its configuration from a TOML file; AKIDB_* environment variables override it.
 /// Without a file every key takes its default and the server loads all-MiniLM-L6-v2 from
-/// AKIDB_MODEL_DIR (default /models).
+/// AKIDB_MODEL_DIR (default /models). `akidb-embed models pull` fetches the models first.
 #[derive(Debug, Parser)]
 #[command(name = "akidb-embed", version, about, long_about)]
 struct Args {
@@ -19,7 +19,7 @@ struct Args {
     ///
     /// Every key is optional; unknown keys and bad values stop the server with a message
     /// naming them. See docs/configuration.md.
-    #[arg(long, env = env_vars::CONFIG, value_name = "FILE")]
+    #[arg(long, global = true, env = env_vars::CONFIG, value_name = "FILE")]
     config: Option<PathBuf>,
 
     /// Print the effective configuration (file plus environment) as TOML and exit.
@@ -29,6 +29,33 @@ struct Args {
     /// Print the OpenAPI document of the HTTP API (as served at /openapi.json) and exit.
     #[arg(long)]
     print_openapi: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage the model folder.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Fetch models from a Hugging Face-compatible hub into embedding.model_dir.
+    ///
+    /// Each model comes from the repository and pinned commit of hub.models.<id>; every
+    /// file is checked against the digest the hub announces and any pinned sha256, staged
+    /// beside the model folder and published by a rename, so a failure leaves no
+    /// half-written folder. A model already pulled and verified is not fetched again.
+    /// The hub is HF_ENDPOINT (default https://huggingface.co); HF_TOKEN authenticates
+    /// to it for gated or private models.
+    Pull {
+        /// Models to pull. Default: embedding.preload_models.
+        #[arg(value_name = "MODEL")]
+        models: Vec<ModelId>,
+    },
 }
 
 fn print_chain(err: &dyn std::error::Error) {
@@ -64,6 +91,29 @@ fn init_logging(config: &Config) {
     }
 }
 
+fn pull_models(config: &Config, models: &[ModelId]) -> ExitCode {
+    let endpoint = match pull::Endpoint::from_env(|k| std::env::var(k).ok()) {
+        Ok(e) => e,
+        Err(e) => {
+            print_chain(&e);
+            return ExitCode::from(2);
+        }
+    };
+    let models = if models.is_empty() {
+        config.embedding.preload_models.clone()
+    } else {
+        models.to_vec()
+    };
+    match pull::pull(config, &models, &endpoint) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "pull failed");
+            print_chain(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.print_openapi {
@@ -81,11 +131,22 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml_string());
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Models(ModelsCommand::Pull { models })) = args.command {
+        init_logging(&config);
+        return pull_models(&config, &models);
+    }
     // Before any thread exists: re-executes with RAYON_NUM_THREADS set from the cgroup.
     if let Err(e) = threads::reexec_with_thread_env() {
         eprintln!("akidb-embed: warning: could not set the compute thread count: {e}");
     }
     init_logging(&config);
+    let api_keys = match server::auth::ApiKeys::load(&config.auth, |k| std::env::var(k).ok()) {
+        Ok(k) => k,
+        Err(e) => {
+            print_chain(&e);
+            return ExitCode::from(2);
+        }
+    };
     let (n, _) = threads::decide();
     let source =
         std::env::var(threads::THREAD_SOURCE_VAR).unwrap_or_else(|_| "RAYON_NUM_THREADS".into());
@@ -102,7 +163,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(server::run(config, n));
+    let result = runtime.block_on(server::run(config, n, api_keys));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,41 @@ use std::str::FromStr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// One file of a model folder (`<model_dir>/<id>/`), as the server reads it and
+/// `models pull` fetches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelFile {
+    /// Path inside the folder (and inside the hub repository).
+    pub path: &'static str,
+    /// Whether the server refuses to load a model without it.
+    pub required: bool,
+}
+
+/// The files of a model folder that the server reads. Everything else a hub repository
+/// holds (other weight formats, ONNX exports, READMEs) is neither read nor pulled.
+pub const MODEL_FILES: [ModelFile; 5] = [
+    ModelFile {
+        path: "config.json",
+        required: true,
+    },
+    ModelFile {
+        path: "tokenizer.json",
+        required: true,
+    },
+    ModelFile {
+        path: "model.safetensors",
+        required: true,
+    },
+    ModelFile {
+        path: "1_Pooling/config.json",
+        required: false,
+    },
+    ModelFile {
+        path: "sentence_bert_config.json",
+        required: false,
+    },
+];
+
 /// A supported embedding model. The id is also its folder name under `embedding.model_dir`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,

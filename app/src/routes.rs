@@ -28,3 +28,8 @@ pub const HEALTH_READY: &str = "/health/ready";
 pub const INFO: &str = "/info";
 /// Prometheus text exposition, served on the metrics port.
 pub const METRICS: &str = "/metrics";
+
+/// Routes that never need an API key: the kubelet's probes carry no credentials, and
+/// `/metrics` normally has a port of its own that the Ingress does not expose. Every other
+/// route, `/info` and unknown paths included, needs one when `auth.required` is on.
+pub const OPEN: [&str; 4] = [HEALTH_STARTUP, HEALTH_LIVE, HEALTH_READY, METRICS];

@@ -23,6 +23,16 @@ fn help_documents_every_flag_and_its_variable() {
 }
 
 #[test]
+fn models_pull_help_names_the_hub_variables() {
+    let help = run(&["models", "pull", "--help"]);
+    assert!(
+        help.contains("HF_ENDPOINT") && help.contains("HF_TOKEN"),
+        "{help}"
+    );
+    insta::assert_snapshot!("models_pull_help", help);
+}
+
+#[test]
 fn print_config_without_a_file_shows_the_defaults() {
     let text = run(&["--print-config"]);
     assert_eq!(

@@ -3,23 +3,8 @@
 mod common;
 
 use app::metrics;
-use common::{Builder, max_abs_diff, require_minilm};
+use common::{Builder, max_abs_diff, reference, require_minilm};
 use serde_json::json;
-
-#[derive(serde::Deserialize)]
-struct Reference {
-    sentences: Vec<String>,
-    tokens: Vec<u64>,
-    embeddings: Vec<Vec<f32>>,
-}
-
-fn reference() -> Reference {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/minilm_reference.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 #[test]
 fn vectors_match_sentence_transformers_and_batching_changes_nothing() {

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::auth::Denied;
 use super::body::BodyError;
 use super::service::EmbedError;
 
@@ -20,6 +21,9 @@ pub enum ApiError {
     /// A model id that is unknown or not loaded by this server.
     #[error("{0}")]
     ModelNotFound(String),
+    /// No accepted API key (`auth.required`).
+    #[error("{0}")]
+    Unauthorized(Denied),
     /// A path this server does not serve.
     #[error("no route for {0}")]
     RouteNotFound(String),
@@ -54,6 +58,7 @@ impl ApiError {
         vec![
             ApiError::InvalidRequest(String::new()),
             ApiError::ModelNotFound(String::new()),
+            ApiError::Unauthorized(Denied::Missing),
             ApiError::RouteNotFound(String::new()),
             ApiError::MethodNotAllowed {
                 method: "GET".into(),
@@ -76,6 +81,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::ModelNotFound(_) => "model_not_found",
+            ApiError::Unauthorized(_) => "unauthorized",
             ApiError::RouteNotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -131,6 +137,7 @@ impl From<&ApiError> for StatusCode {
     fn from(e: &ApiError) -> StatusCode {
         match e {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::ModelNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -189,6 +196,11 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        if let ApiError::Unauthorized(denied) = &self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, denied.challenge());
+        }
         if matches!(
             self,
             ApiError::Service(EmbedError::QueueFull(_) | EmbedError::Draining)
@@ -208,7 +220,9 @@ mod tests {
 
     #[test]
     fn every_variant_has_its_status() {
-        let statuses = [400, 404, 404, 405, 413, 415, 422, 429, 503, 503, 503, 500];
+        let statuses = [
+            400, 404, 401, 404, 405, 413, 415, 422, 429, 503, 503, 503, 500,
+        ];
         let examples = ApiError::examples();
         assert_eq!(examples.len(), statuses.len());
         for (err, status) in examples.into_iter().zip(statuses) {

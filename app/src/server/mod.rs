@@ -10,6 +10,7 @@
 //! the compute pool from the container's CPU quota and [`settings`] assembles the
 //! configuration.
 
+pub mod auth;
 pub mod bert;
 pub mod body;
 pub mod error;
@@ -122,13 +123,23 @@ fn load_in_background(config: &Config) -> oneshot::Receiver<Result<Loaded, LoadE
 }
 
 /// Serves until SIGTERM or SIGINT, then drains: readiness turns 503 at once, admitted
-/// requests complete, and the listeners close.
+/// requests complete, and the listeners close. `api_keys` ([`auth::ApiKeys::load`]) guard
+/// every route but the probes and `/metrics`; their file is re-read while serving.
 ///
 /// # Errors
 /// A listener that cannot bind, a model that does not load, or a drain that times out.
-pub async fn run(config: Config, threads: usize) -> Result<(), ServeError> {
+pub async fn run(
+    config: Config,
+    threads: usize,
+    api_keys: auth::ApiKeys,
+) -> Result<(), ServeError> {
     let mut signals = shutdown::Signals::install().map_err(ServeError::Signals)?;
-    let state = AppState::new(config.clone(), threads);
+    api_keys
+        .watch(Duration::from_secs(u64::from(
+            config.auth.reload_interval_secs,
+        )))
+        .map_err(ServeError::Thread)?;
+    let state = AppState::new(config.clone(), threads, api_keys);
     let addr = SocketAddr::new(config.server.host, config.server.port);
     let listener = bind(addr).await?;
     let separate_metrics = config.metrics_on_separate_port();

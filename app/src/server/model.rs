@@ -14,9 +14,7 @@ use super::bert::Bert;
 use super::pooling::{Pooling, PoolingError};
 use super::weights::{Weights, WeightsError};
 use crate::ModelId;
-
-/// Files a model folder must hold.
-pub const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+use crate::models::MODEL_FILES;
 
 /// Why a model could not be loaded. Each variant names the file involved.
 #[derive(Debug, thiserror::Error)]
@@ -340,7 +338,7 @@ pub fn load(
             path: dir,
         });
     }
-    for f in REQUIRED_FILES {
+    for f in MODEL_FILES.iter().filter(|f| f.required).map(|f| f.path) {
         // exists(), not is_file(): a named pipe or a device is read like a file.
         if !dir.join(f).exists() {
             return Err(LoadError::Missing {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
+use super::auth::ApiKeys;
 use super::metrics::Metrics;
 use super::model::{self, Encoder, LoadError, ModelInfo, TextTokenizer};
 use super::queue::Queue;
@@ -36,6 +37,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Compute threads per forward pass (`RAYON_NUM_THREADS`).
     pub threads: usize,
+    /// Accepted API keys (off unless `auth.required`).
+    pub api_keys: ApiKeys,
     permits: Arc<Semaphore>,
     models: RwLock<HashMap<ModelId, Arc<ServedModel>>>,
     started: AtomicBool,
@@ -67,12 +70,13 @@ impl Drop for Admission {
 impl AppState {
     /// State with no model loaded yet.
     #[must_use]
-    pub fn new(config: Config, threads: usize) -> AppState {
+    pub fn new(config: Config, threads: usize, api_keys: ApiKeys) -> AppState {
         let permits = Arc::new(Semaphore::new(config.embedding.max_queued_requests));
         AppState(Arc::new(Shared {
             config,
             metrics: Arc::new(Metrics::new()),
             threads,
+            api_keys,
             permits,
             models: RwLock::new(HashMap::new()),
             started: AtomicBool::new(false),

@@ -36,6 +36,22 @@ pub fn require_minilm() -> PathBuf {
     dir
 }
 
+/// Vectors sentence-transformers computed for a handful of sentences (models.md).
+#[derive(serde::Deserialize)]
+pub struct Reference {
+    pub sentences: Vec<String>,
+    pub tokens: Vec<u64>,
+    pub embeddings: Vec<Vec<f32>>,
+}
+
+pub fn reference() -> Reference {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/minilm_reference.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -210,6 +226,12 @@ impl Server {
             read("stdout"),
             read("stderr")
         )
+    }
+
+    /// What the process itself wrote (stdout, then stderr), without the command line.
+    pub fn logs(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
+        format!("{}{}", read("stdout"), read("stderr"))
     }
 
     pub fn fail(&self, msg: &str) -> ! {
