@@ -1,16 +1,15 @@
 //! `akidb-embed models pull` against a local stand-in of the hub serving the real
-//! all-MiniLM-L6-v2 (tests/hub): pull, resume, checksum mismatch, unknown revision,
+//! all-MiniLM-L6-v2 (e2e::hub): pull, resume, checksum mismatch, unknown revision,
 //! concurrent pullers, idempotence; then the real server serves what was pulled.
 
 mod common;
-mod hub;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::{Builder, max_abs_diff, reference};
-use hub::TestHub;
+use e2e::hub::{self, TestHub};
 use serde_json::json;
 
 const MODEL: &str = "all-MiniLM-L6-v2";
@@ -190,7 +189,13 @@ fn a_cut_connection_resumes_where_it_stopped() {
         .model_dir()
         .join(&staging[0])
         .join(format!("{WEIGHTS}.part"));
-    assert_eq!(std::fs::metadata(&part).unwrap().len(), cut as u64);
+    // The stand-in stops sending at the cut; the last chunk before it may still be lost
+    // with the connection, so the puller keeps what reached it, never more.
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(
+        kept > 0 && kept <= cut as u64,
+        "kept {kept} of a {cut}-byte cut"
+    );
 
     // The next run (a restarted init container) resumes from the .part; the second cut
     // is resumed within the run.
@@ -209,14 +214,21 @@ fn a_cut_connection_resumes_where_it_stopped() {
         .filter(|h| h.host == "cdn")
         .map(|h| h.range)
         .collect();
-    assert_eq!(
-        ranges,
-        [
-            None,
-            Some(format!("bytes={cut}-")),
-            Some(format!("bytes={}-", 2 * cut))
-        ],
-        "{}",
+    // Each attempt resumes exactly where the bytes on disk end.
+    let starts: Vec<Option<u64>> = ranges
+        .iter()
+        .map(|r| {
+            r.as_deref()
+                .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok())
+        })
+        .collect();
+    assert_eq!(starts.len(), 3, "{ranges:?}\n{}", text(&out));
+    assert_eq!(starts[0], None, "{ranges:?}");
+    assert_eq!(starts[1], Some(kept), "{ranges:?}");
+    let second = starts[2].unwrap_or_else(|| panic!("{ranges:?}"));
+    assert!(
+        second > kept && second <= kept + cut as u64,
+        "{ranges:?}\n{}",
         text(&out)
     );
     assert!(text(&out).contains("resuming"), "{}", text(&out));

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::settings::{AkidbEmbed, DnsLabel, Environment};
+use crate::settings::{AkidbEmbed, CpuMemory, DnsLabel, Environment};
 
 /// Name of the container port (and Service port) that carries the API and the probes.
 pub const HTTP_PORT_NAME: &str = "http";
@@ -46,6 +46,13 @@ pub struct Workload {
     pub config: Option<ConfigFiles>,
     /// Persistent data, mounted from a claim.
     pub data: Option<DataVolume>,
+    /// A container that runs to completion before the main one starts (same image, same
+    /// user, same hardening), e.g. to fill the data volume.
+    pub init: Option<InitContainer>,
+    /// Keys of Secrets mounted as files, read-only.
+    pub secret_files: Vec<SecretFiles>,
+    /// Connections the pod opens beyond the cluster DNS: the NetworkPolicy's egress.
+    pub egress: Vec<Egress>,
     /// Writable scratch directory (an emptyDir), since the root filesystem is read-only.
     pub scratch_dir: String,
     /// Numeric user and group the process runs as.
@@ -104,6 +111,66 @@ pub struct DataVolume {
     pub mount_path: String,
     /// Whether the container only reads it.
     pub read_only: bool,
+}
+
+/// A container run before the main one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitContainer {
+    /// Container name.
+    pub name: String,
+    /// Arguments to the workload's own command.
+    pub args: Vec<String>,
+    /// Environment variables, in order.
+    pub env: Vec<(String, EnvValue)>,
+    /// Requests and limits.
+    pub resources: Resources,
+    /// Whether it writes the data volume (the main container still only reads it).
+    pub writes_data: bool,
+}
+
+/// The value of an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    /// Written in the manifest.
+    Plain(String),
+    /// Read from a Secret's key; the value never appears.
+    Secret {
+        /// Secret name.
+        secret: String,
+        /// Key inside it.
+        key: String,
+    },
+}
+
+/// CPU and memory, requested and limited.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resources {
+    /// What the scheduler reserves.
+    pub requests: CpuMemory,
+    /// The most the container may use.
+    pub limits: CpuMemory,
+}
+
+/// Keys of one Secret, projected as files into a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretFiles {
+    /// Volume name.
+    pub volume: String,
+    /// Secret name.
+    pub secret: String,
+    /// Directory the files appear in.
+    pub mount_dir: String,
+    /// Secret key to file name.
+    pub items: Vec<(String, String)>,
+}
+
+/// An egress the pod needs: TCP to one port of some address blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Egress {
+    /// Destination blocks.
+    pub cidrs: Vec<String>,
+    /// Destination port.
+    pub port: u16,
 }
 
 /// A workload in an environment: everything the builders read.

@@ -669,3 +669,92 @@ fn included_components_are_closed_and_typed() {
     )
     .fails_with(&["`sizing.embed.hosts`", "no `ingress`"]);
 }
+
+#[test]
+fn model_sources_and_api_keys_are_checked_against_the_pod() {
+    assert_problem(
+        "namespace: a\nmodel_cache: {access_mode: ReadOnlyMany}\n",
+        "model_cache.access_mode",
+        "writes the pulled models into the claim",
+    );
+    assert!(
+        parse_str(
+            &app("namespace: a\nmodel_cache: {access_mode: ReadOnlyMany}\nmodels: {source: prefilled}\n"),
+            "ok.yaml"
+        )
+        .is_ok()
+    );
+    assert_problem(
+        "namespace: a\nmodels: {source: prefilled, hub_token: {secret: hf, key: token}}\n",
+        "models.hub_token",
+        "nothing is pulled",
+    );
+    assert_problem(
+        "namespace: a\nmodels: {pull_resources: {requests: {cpu: 10m, memory: 8Mi}, limits: {cpu: 10m, memory: 16Mi}}}\n",
+        "models.pull_resources.limits.memory",
+        "at least 64 MiB",
+    );
+    assert_problem(
+        "namespace: a\nconfig: {auth: {required: true}}\n",
+        "config.auth.required",
+        "no keys reach the server; set api_keys",
+    );
+    assert!(
+        parse_str(
+            &app("namespace: a\nconfig: {auth: {required: true}}\nsecrets: [{name: k, env: {AKIDB_API_KEYS: keys}}]\n"),
+            "ok.yaml"
+        )
+        .is_ok()
+    );
+    assert_problem(
+        "namespace: a\napi_keys: {secret: k}\nconfig: {auth: {keys_file: /etc/akidb/keys}}\n",
+        "config.auth.keys_file",
+        "overlaps `/etc/akidb`",
+    );
+    assert_problem(
+        "namespace: a\napi_keys: {secret: k}\nconfig: {auth: {keys_file: keys}}\n",
+        "config.auth.keys_file",
+        "must be an absolute path",
+    );
+}
+
+#[test]
+fn a_hub_address_is_checked_where_it_is_written() {
+    let run = render_file(
+        "a",
+        "namespace: a\nmodels:\n  hub_endpoint: huggingface.co\n",
+    );
+    run.fails_with(&[
+        "a.yaml:6:23",
+        "models.hub_endpoint",
+        "must start with https://",
+    ]);
+    let run = render_file(
+        "a",
+        "namespace: a\nmodels:\n  hub_endpoint: https://user:secret@hub.example.com\n",
+    );
+    run.fails_with(&["models.hub_endpoint", "carries credentials"]);
+}
+
+#[test]
+fn api_keys_mount_the_secret_key_as_the_file_the_server_reads_and_turn_auth_on() {
+    let run = render_file(
+        "a",
+        "namespace: a\napi_keys: {secret: embed-keys, key: current}\nconfig: {auth: {keys_file: /var/run/keys/akidb/list}}\n",
+    );
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let yaml = run.stdout();
+    for needle in [
+        "required = true",
+        "keys_file = \"/var/run/keys/akidb/list\"",
+        "- key: current\n            path: list\n",
+        "secretName: embed-keys",
+        "mountPath: /var/run/keys/akidb\n",
+    ] {
+        assert!(yaml.contains(needle), "{needle:?} missing in:\n{yaml}");
+    }
+    assert!(
+        !yaml.contains("subPath"),
+        "a subPath mount never sees a rotated key"
+    );
+}

@@ -609,6 +609,102 @@ fn quota_rules() {
         .find(|f| f.rule == "quota-admits-rollout")
         .unwrap();
     assert_eq!(f.severity, Severity::Warning);
+    // The pull's 100m runs before the server, not beside it: a pod needs 1 CPU, not 1.1.
+    assert!(
+        !findings.iter().any(|f| f.rule == "quota-admits-minimum"),
+        "{findings:?}"
+    );
+}
+
+fn network_policy(objects: &mut [Object]) -> &mut k8s_openapi::api::networking::v1::NetworkPolicy {
+    objects
+        .iter_mut()
+        .find_map(|o| {
+            if let Object::NetworkPolicy(p) = o {
+                Some(p)
+            } else {
+                None
+            }
+        })
+        .unwrap()
+}
+
+#[test]
+fn pull_egress_open() {
+    // An overlay that trims the policy to DNS only strands the pull.
+    assert_fires(
+        "pull-egress-open",
+        "`models-pull` pulls models from https://huggingface.co (TCP 443), but NetworkPolicy/akidb-embed allows no egress",
+        |o| {
+            let spec = network_policy(o).spec.as_mut().unwrap();
+            spec.egress.as_mut().unwrap().truncate(1);
+        },
+    );
+    // A rule with no ports opens every port; a rule on another port does not count.
+    let open_all = lint_after(|o| {
+        let spec = network_policy(o).spec.as_mut().unwrap();
+        let rules = spec.egress.as_mut().unwrap();
+        rules.truncate(1);
+        rules.push(k8s_openapi::api::networking::v1::NetworkPolicyEgressRule::default());
+    });
+    assert!(
+        !open_all.iter().any(|f| f.rule == "pull-egress-open"),
+        "{open_all:?}"
+    );
+
+    // Through the settings: a mirror on its own port gets that port, and no addresses at
+    // all is caught before anything is written.
+    let mirror = format!(
+        "{BASELINE}      models: {{hub_endpoint: \"http://hub-mirror.tools:8080/\", hub_egress_cidrs: [10.8.0.0/16]}}\n"
+    );
+    let env = parse_str(&mirror, "mirror.yaml").unwrap();
+    let objects = pipeline::objects(&env, "mirror").unwrap().objects;
+    let policy = objects
+        .iter()
+        .find_map(|o| match o {
+            Object::NetworkPolicy(p) => Some(p),
+            _ => None,
+        })
+        .unwrap();
+    let egress = policy.spec.as_ref().unwrap().egress.as_ref().unwrap();
+    assert!(
+        egress.iter().any(|r| {
+            r.ports
+                .iter()
+                .flatten()
+                .any(|p| p.port == Some(IntOrString::Int(8080)))
+                && r.to
+                    .iter()
+                    .flatten()
+                    .any(|t| t.ip_block.as_ref().is_some_and(|b| b.cidr == "10.8.0.0/16"))
+        }),
+        "{egress:?}"
+    );
+    let closed = format!("{BASELINE}      models: {{hub_egress_cidrs: []}}\n");
+    let env = parse_str(&closed, "closed.yaml").unwrap();
+    let err = pipeline::objects(&env, "closed").unwrap_err().to_string();
+    assert!(err.contains("pull-egress-open"), "{err}");
+}
+
+#[test]
+fn concurrent_pulls_into_one_claim_are_not_two_writers() {
+    // ReadWriteOnce with 4 replicas: one node for all (a warning), but the pull locks and
+    // renames, so its read-write mount is not the error a second writer would be.
+    let findings = lint_after(|o| {
+        for obj in o.iter_mut() {
+            if let Object::PersistentVolumeClaim(c) = obj {
+                c.spec.as_mut().unwrap().access_modes = Some(vec!["ReadWriteOnce".into()]);
+            }
+        }
+    });
+    assert!(
+        findings.iter().any(|f| f.rule == "rwo-claim-one-node"),
+        "{findings:?}"
+    );
+    assert!(
+        !findings.iter().any(|f| f.rule == "rwo-claim-single-writer"),
+        "{findings:?}"
+    );
 }
 
 #[test]

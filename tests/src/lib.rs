@@ -97,6 +97,7 @@ pub fn kubectl() -> PathBuf {
 }
 
 pub mod http;
+pub mod hub;
 pub mod monitoring;
 pub mod tiny_bert;
 

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use super::{error, http, native, openai, tei};
-use crate::ModelId;
+use crate::{ModelId, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,7 +48,41 @@ struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = crate::VERSION.to_owned();
+    add_api_key_security(&mut doc);
     doc
+}
+
+/// Name of the bearer-key scheme in `components.securitySchemes`.
+const API_KEY_SCHEME: &str = "api_key";
+
+/// Every route but [`routes::OPEN`] takes the API key when `auth.required` is on, and
+/// none when it is off (the default), so both requirements are listed; each such route
+/// may answer 401, in the native error body unless it already documents one.
+fn add_api_key_security(doc: &mut utoipa::openapi::OpenApi) {
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            API_KEY_SCHEME,
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    let unauthorized = error_responses::<error::ErrorBody>([StatusCode::UNAUTHORIZED]);
+    for (path, item) in &mut doc.paths.paths {
+        if routes::OPEN.contains(&path.as_str()) {
+            continue;
+        }
+        for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+            op.security = Some(vec![
+                SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new()),
+                SecurityRequirement::default(),
+            ]);
+            for (status, response) in &unauthorized {
+                op.responses
+                    .responses
+                    .entry(status.clone())
+                    .or_insert_with(|| response.clone());
+            }
+        }
+    }
 }
 
 /// The document as pretty JSON with a final newline, as committed.

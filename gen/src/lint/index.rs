@@ -68,6 +68,11 @@ impl<'a> Index<'a> {
         k8s_openapi::api::core::v1::ServiceAccount
     );
     by_kind!(
+        network_policies,
+        NetworkPolicy,
+        k8s_openapi::api::networking::v1::NetworkPolicy
+    );
+    by_kind!(
         quotas,
         ResourceQuota,
         k8s_openapi::api::core::v1::ResourceQuota
@@ -251,6 +256,27 @@ pub fn quantity_value(q: &str) -> Option<f64> {
         .ok()
         .filter(|v| v.is_finite())
         .map(|v| v * factor)
+}
+
+/// The hub `c` pulls models from, when it runs the server's pull subcommand
+/// (`akidb-embed models pull`): its `HF_ENDPOINT`, else the contract's default hub.
+#[must_use]
+pub fn pulls_models(c: &Container) -> Option<String> {
+    let args = c.args.as_deref().unwrap_or_default();
+    let pull = app::container::PULL_SUBCOMMAND;
+    let pulls = args
+        .windows(pull.len())
+        .any(|w| w.iter().zip(pull).all(|(a, b)| a == b));
+    if !pulls {
+        return None;
+    }
+    let endpoint = c
+        .env
+        .iter()
+        .flatten()
+        .find(|v| v.name == app::env_vars::HF_ENDPOINT)
+        .and_then(|v| v.value.clone());
+    Some(endpoint.unwrap_or_else(|| app::hub::DEFAULT_ENDPOINT.to_owned()))
 }
 
 #[cfg(test)]

@@ -85,13 +85,7 @@ impl Context {
             namespace: env.namespace.to_string(),
             secrets: env
                 .akidb_embeds()
-                .flat_map(|(_, c)| &c.secrets)
-                .map(|s| {
-                    (
-                        s.name.to_string(),
-                        s.env.values().map(ToString::to_string).collect(),
-                    )
-                })
+                .flat_map(|(_, c)| c.declared_secrets())
                 .collect(),
             external: env.external.clone(),
         }

@@ -530,7 +530,7 @@ mod tests {
         assert_eq!(
             r[1].expr,
             "(sum by (namespace, job) (rate(akidb_http_requests_total{namespace=\"akidb-prod\",\
-             job=\"akidb-embed-metrics\",route=~\"/api/v1/embed|/v1/embeddings\",status=~\"5..\"}[5m])) \
+             job=\"akidb-embed-metrics\",route=~\"/api/v1/embed|/v1/embeddings|/embed|/\",status=~\"5..\"}[5m])) \
              or 0 * namespace_job:akidb_http_requests:embedding_rate5m) \
              / namespace_job:akidb_http_requests:embedding_rate5m"
         );

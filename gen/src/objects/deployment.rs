@@ -8,10 +8,10 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, PersistentVolumeClaimVolumeSource,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecretVolumeSource, SecurityContext, SleepAction, TopologySpreadConstraint,
-    Volume, VolumeMount,
+    EnvVarSource, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext,
+    SleepAction, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{config_map, int, meta, pod_selector};
 use crate::settings::{CpuMemory, ProbeTiming, SpreadDomain, SpreadMode};
-use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
+use crate::workload::{EnvValue, HTTP_PORT_NAME, InitContainer, METRICS_PORT_NAME, Plan};
 
 /// Pod template annotation holding the configuration checksum.
 pub const CONFIG_CHECKSUM_ANNOTATION: &str = "checksum/config";
@@ -100,6 +100,11 @@ fn pod_spec(plan: &Plan<'_>) -> PodSpec {
         }),
         termination_grace_period_seconds: Some(i64::from(plan.termination_grace_seconds())),
         topology_spread_constraints: spread(plan),
+        init_containers: plan
+            .workload
+            .init
+            .as_ref()
+            .map(|i| vec![init_container(plan, i)]),
         containers: vec![container(plan)],
         volumes: Some(volumes(plan)),
         ..PodSpec::default()
@@ -153,17 +158,7 @@ fn container(plan: &Plan<'_>) -> Container {
             limits: Some(cpu_memory(&plan.settings.resources.limits)),
             ..ResourceRequirements::default()
         }),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            privileged: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                add: None,
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(hardened()),
         // Keep serving while endpoints and load balancers forget the pod; only then does
         // SIGTERM start the server's own drain.
         lifecycle: (plan.settings.pre_stop_sleep_seconds > 0).then(|| Lifecycle {
@@ -181,6 +176,88 @@ fn container(plan: &Plan<'_>) -> Container {
     }
 }
 
+/// The restricted profile: no privilege, no capabilities, nothing written outside volumes.
+fn hardened() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        privileged: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            add: None,
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+/// The init container: the workload's image and command with its own arguments, the same
+/// hardening, the configuration, the data volume (writable when it fills it) and scratch.
+fn init_container(plan: &Plan<'_>, init: &InitContainer) -> Container {
+    let w = &plan.workload;
+    let env = init
+        .env
+        .iter()
+        .map(|(name, value)| match value {
+            EnvValue::Plain(v) => EnvVar {
+                name: name.clone(),
+                value: Some(v.clone()),
+                value_from: None,
+            },
+            EnvValue::Secret { secret, key } => secret_env(name, secret, key),
+        })
+        .collect();
+    let mut mounts = Vec::new();
+    if let Some(c) = &w.config {
+        mounts.push(mount(CONFIG_VOLUME, &c.mount_dir, true));
+    }
+    if let Some(d) = &w.data {
+        mounts.push(mount(&d.name, &d.mount_path, !init.writes_data));
+    }
+    mounts.push(mount(SCRATCH_VOLUME, &w.scratch_dir, false));
+    Container {
+        name: init.name.clone(),
+        image: Some(w.image.clone()),
+        image_pull_policy: Some(w.pull_policy.clone()),
+        command: Some(w.command.clone()),
+        args: Some(init.args.clone()),
+        env: Some(env),
+        resources: Some(ResourceRequirements {
+            requests: Some(cpu_memory(&init.resources.requests)),
+            limits: Some(cpu_memory(&init.resources.limits)),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(hardened()),
+        termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    }
+}
+
+fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_owned(),
+                key: key.to_owned(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: Some(read_only),
+        ..VolumeMount::default()
+    }
+}
+
 /// The workload's own variables, then one per declared Secret key (values never appear).
 fn env_vars(plan: &Plan<'_>) -> Vec<EnvVar> {
     let plain = plan.workload.env.iter().map(|(name, value)| EnvVar {
@@ -189,18 +266,10 @@ fn env_vars(plan: &Plan<'_>) -> Vec<EnvVar> {
         value_from: None,
     });
     let from_secrets = plan.settings.secrets.iter().flat_map(|secret| {
-        secret.env.iter().map(|(var, key)| EnvVar {
-            name: var.as_str().to_owned(),
-            value: None,
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: secret.name.as_str().to_owned(),
-                    key: key.as_str().to_owned(),
-                    optional: Some(false),
-                }),
-                ..EnvVarSource::default()
-            }),
-        })
+        secret
+            .env
+            .iter()
+            .map(|(var, key)| secret_env(var.as_str(), secret.name.as_str(), key.as_str()))
     });
     plain.chain(from_secrets).collect()
 }
@@ -244,12 +313,6 @@ fn cpu_memory(r: &CpuMemory) -> BTreeMap<String, Quantity> {
 
 fn volume_mounts(plan: &Plan<'_>) -> Vec<VolumeMount> {
     let w = &plan.workload;
-    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
-        name: name.to_owned(),
-        mount_path: path.to_owned(),
-        read_only: Some(read_only),
-        ..VolumeMount::default()
-    };
     let mut out = Vec::new();
     if let Some(c) = &w.config {
         out.push(mount(CONFIG_VOLUME, &c.mount_dir, true));
@@ -258,6 +321,9 @@ fn volume_mounts(plan: &Plan<'_>) -> Vec<VolumeMount> {
         out.push(mount(&d.name, &d.mount_path, d.read_only));
     }
     out.push(mount(SCRATCH_VOLUME, &w.scratch_dir, false));
+    for files in &w.secret_files {
+        out.push(mount(&files.volume, &files.mount_dir, true));
+    }
     for (i, secret) in plan.settings.secrets.iter().enumerate() {
         if let Some(path) = &secret.mount_path {
             out.push(mount(&secret_volume_name(i), path, true));
@@ -284,7 +350,8 @@ fn volumes(plan: &Plan<'_>) -> Vec<Volume> {
             name: d.name.clone(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                 claim_name: claim,
-                read_only: Some(d.read_only),
+                // The claim is read-only for every container only when none writes it.
+                read_only: Some(d.read_only && !w.init.as_ref().is_some_and(|i| i.writes_data)),
             }),
             ..Volume::default()
         });
@@ -297,6 +364,28 @@ fn volumes(plan: &Plan<'_>) -> Vec<Volume> {
         }),
         ..Volume::default()
     });
+    for files in &w.secret_files {
+        out.push(Volume {
+            name: files.volume.clone(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(files.secret.clone()),
+                default_mode: Some(0o400),
+                optional: Some(false),
+                items: Some(
+                    files
+                        .items
+                        .iter()
+                        .map(|(key, path)| KeyToPath {
+                            key: key.clone(),
+                            path: path.clone(),
+                            mode: None,
+                        })
+                        .collect(),
+                ),
+            }),
+            ..Volume::default()
+        });
+    }
     for (i, secret) in plan.settings.secrets.iter().enumerate() {
         if secret.mount_path.is_some() {
             out.push(Volume {

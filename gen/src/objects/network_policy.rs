@@ -63,6 +63,22 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
         to: Some(vec![dns_peer]),
         ports: Some(vec![dns_port("UDP"), dns_port("TCP")]),
     }];
+    // What the workload itself connects to (the model pull's hub). A rule with no
+    // destinations would mean every destination, so none is written for an empty list.
+    egress.extend(
+        plan.workload
+            .egress
+            .iter()
+            .filter(|e| !e.cidrs.is_empty())
+            .map(|e| NetworkPolicyEgressRule {
+                to: Some(e.cidrs.iter().map(|c| ip_peer(c)).collect()),
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::Int(int(e.port))),
+                    protocol: Some("TCP".to_owned()),
+                    end_port: None,
+                }]),
+            }),
+    );
     egress.extend(np.extra_egress.iter().map(|rule| NetworkPolicyEgressRule {
         to: Some(vec![ip_peer(rule.cidr.as_str())]),
         ports: (!rule.tcp_ports.is_empty()).then(|| {

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::models::{ApiKeys, Models};
 use super::objectives::Objectives;
 use super::{
     Autoscaling, DisruptionBudget, Image, IngressSettings, ModelCache, NetworkPolicySettings,
@@ -41,6 +42,16 @@ pub struct AkidbEmbed {
     /// Volume holding the model files, mounted read-only at the server's `model_dir`.
     #[serde(default)]
     pub model_cache: ModelCache,
+    /// How the model volume is filled: pulled from a hub by an init container (default) or
+    /// prefilled by you.
+    #[serde(default)]
+    pub models: Models,
+    /// API keys: the server then requires `Authorization: Bearer <key>` on every route but
+    /// the probes and `/metrics` (this sets `config.auth.required`). The Secret's key is
+    /// mounted as the file `config.auth.keys_file` names, so a rotated Secret applies
+    /// without a restart. Absent: the API is open to whoever reaches it.
+    #[serde(default)]
+    pub api_keys: Option<ApiKeys>,
     /// NetworkPolicy. Default: on, admitting the ingress controller and Prometheus only.
     #[serde(default)]
     pub network_policy: NetworkPolicySettings,
@@ -74,6 +85,34 @@ const fn default_pre_stop_sleep() -> u32 {
 }
 
 impl AkidbEmbed {
+    /// Every Secret the component's pods read, with the keys they read from it: the
+    /// declared `secrets`, the API keys and the hub token.
+    #[must_use]
+    pub fn declared_secrets(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = self
+            .secrets
+            .iter()
+            .map(|s| {
+                (
+                    s.name.to_string(),
+                    s.env.values().map(ToString::to_string).collect(),
+                )
+            })
+            .collect();
+        out.extend(
+            self.api_keys
+                .iter()
+                .map(|k| (k.secret.to_string(), vec![k.key.to_string()])),
+        );
+        out.extend(
+            self.models
+                .hub_token
+                .iter()
+                .map(|t| (t.secret.to_string(), vec![t.key.to_string()])),
+        );
+        out
+    }
+
     /// Fewest replicas the server runs with: the autoscaler's minimum or the fixed count.
     #[must_use]
     pub fn min_replicas(&self) -> u32 {

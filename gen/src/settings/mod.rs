@@ -9,6 +9,7 @@ pub mod image;
 pub mod include;
 pub mod load;
 pub mod messages;
+pub mod models;
 pub mod names;
 pub mod objectives;
 pub mod quantity;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use app::{container, env_vars};
 
 use crate::settings::check::Problems;
-use crate::settings::{AkidbEmbed, Environment, Problem};
+use crate::settings::models::ModelSource;
+use crate::settings::{AccessMode, AkidbEmbed, Environment, Problem};
 
 /// Memory the server process needs besides model weights (runtime, tokenizer, buffers).
 const RUNTIME_OVERHEAD_BYTES: u64 = 160 * 1024 * 1024;
@@ -22,6 +23,8 @@ pub fn check(env: &Environment) -> Vec<Problem> {
         check_config(settings, &mut problems);
         check_monitoring(settings, &mut problems);
         check_secrets(settings, &mut problems);
+        check_models(settings, &mut problems);
+        check_api_keys(settings, &mut problems);
         out.extend(problems.list);
     }
     out
@@ -124,5 +127,98 @@ fn check_secrets(env: &AkidbEmbed, out: &mut Problems) {
                 );
             }
         }
+    }
+}
+
+fn check_models(env: &AkidbEmbed, out: &mut Problems) {
+    let models = &env.models;
+    match models.source {
+        ModelSource::Hub => {
+            if env.model_cache.access_mode == AccessMode::ReadOnlyMany {
+                out.add(
+                    "model_cache.access_mode",
+                    "is ReadOnlyMany, but models.source hub writes the pulled models into the claim; use ReadWriteMany (replicas on several nodes) or ReadWriteOnce, or set models.source to prefilled",
+                );
+            }
+            if models.pull_resources.limits.memory.bytes() < PULL_MEMORY_FLOOR {
+                out.add(
+                    "models.pull_resources.limits.memory",
+                    format!(
+                        "is {} but the pull needs at least {} MiB for its buffers and TLS",
+                        models.pull_resources.limits.memory,
+                        PULL_MEMORY_FLOOR >> 20
+                    ),
+                );
+            }
+        }
+        ModelSource::Prefilled => {
+            if models.hub_token.is_some() {
+                out.add(
+                    "models.hub_token",
+                    "is only read by the pull, and models.source is prefilled: nothing is pulled; remove it or set models.source to hub",
+                );
+            }
+        }
+    }
+}
+
+/// Memory under which the pull container cannot run at all.
+const PULL_MEMORY_FLOOR: u64 = 64 * 1024 * 1024;
+
+fn check_api_keys(env: &AkidbEmbed, out: &mut Problems) {
+    let auth = &env.config.auth;
+    let from_env = env
+        .secrets
+        .iter()
+        .any(|s| s.env.keys().any(|v| v.as_str() == env_vars::API_KEYS));
+    if env.api_keys.is_none() {
+        if auth.required && !from_env {
+            out.add(
+                "config.auth.required",
+                format!(
+                    "is true but no keys reach the server; set api_keys to the Secret holding them, or fill {} from a Secret under secrets",
+                    env_vars::API_KEYS
+                ),
+            );
+        }
+        return;
+    }
+    let file = &auth.keys_file;
+    let Some(dir) = file
+        .parent()
+        .filter(|d| file.is_absolute() && *d != Path::new("/"))
+    else {
+        out.add(
+            "config.auth.keys_file",
+            format!(
+                "is `{}`; api_keys mounts the Secret's directory there, so it must be an absolute path inside a directory of its own",
+                file.display()
+            ),
+        );
+        return;
+    };
+    let taken = [
+        PathBuf::from(container::CONFIG_DIR),
+        PathBuf::from(container::TMP_DIR),
+        env.config.embedding.model_dir.clone(),
+    ];
+    let secret_dirs = env
+        .secrets
+        .iter()
+        .filter_map(|s| s.mount_path.as_ref())
+        .map(PathBuf::from);
+    if let Some(other) = taken
+        .into_iter()
+        .chain(secret_dirs)
+        .find(|d| dir.starts_with(d) || d.starts_with(dir))
+    {
+        out.add(
+            "config.auth.keys_file",
+            format!(
+                "is in `{}`, which overlaps `{}`, a directory the pod already mounts; api_keys needs the directory to itself",
+                dir.display(),
+                other.display()
+            ),
+        );
     }
 }

@@ -6,12 +6,17 @@
 pub mod check;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use app::{container, env_vars, routes};
 
 use crate::settings::image::{Pin, Tag};
+use crate::settings::models::ApiKeys;
 use crate::settings::{AkidbEmbed, DnsLabel, Environment};
-use crate::workload::{ConfigFiles, DataVolume, MetricsEndpoint, Plan, ProbePaths, Workload};
+use crate::workload::{
+    ConfigFiles, DataVolume, Egress, EnvValue, InitContainer, MetricsEndpoint, Plan, ProbePaths,
+    Resources, SecretFiles, Workload,
+};
 
 /// Image tag used when an environment pins none: the server's own version, so a release
 /// of this repository pins the image it was built with.
@@ -23,7 +28,7 @@ pub fn default_image_tag() -> Tag {
 /// Builds the plan of the component `name` of `app`, which passed the load stage's checks.
 #[must_use]
 pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -> Plan<'a> {
-    let config = &env.config;
+    let config = &effective_config(env);
     let default_tag = default_image_tag();
     let image = env.image.reference(&default_tag);
     let version = match env.image.pin(&default_tag) {
@@ -64,6 +69,25 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
             mount_path: config.embedding.model_dir.display().to_string(),
             read_only: true,
         }),
+        init: env.models.pulled().then(|| pull_container(env)),
+        secret_files: env
+            .api_keys
+            .iter()
+            .map(|keys| api_key_files(keys, &config.auth.keys_file))
+            .collect(),
+        egress: if env.models.pulled() {
+            vec![Egress {
+                cidrs: env
+                    .models
+                    .hub_egress_cidrs
+                    .iter()
+                    .map(|c| c.as_str().to_owned())
+                    .collect(),
+                port: env.models.hub_endpoint.port(),
+            }]
+        } else {
+            Vec::new()
+        },
         scratch_dir: container::TMP_DIR.to_owned(),
         run_as: (container::RUN_AS_USER, container::RUN_AS_GROUP),
         drain_timeout_secs: config.server.drain_timeout_secs,
@@ -75,5 +99,65 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
         name,
         settings: env,
         workload,
+    }
+}
+
+/// The server's configuration as the ConfigMap carries it: the settings' own, with API
+/// keys required when the component names a Secret for them.
+#[must_use]
+pub fn effective_config(env: &AkidbEmbed) -> app::Config {
+    let mut config = env.config.clone();
+    if env.api_keys.is_some() {
+        config.auth.required = true;
+    }
+    config
+}
+
+/// Name of the init container that fills the model volume.
+pub const PULL_CONTAINER: &str = "models-pull";
+
+/// Volume of the API-key Secret.
+const API_KEYS_VOLUME: &str = "api-keys";
+
+/// `akidb-embed models pull` with the mounted configuration, against the settings' hub.
+fn pull_container(env: &AkidbEmbed) -> InitContainer {
+    let m = &env.models;
+    let mut vars = vec![(
+        env_vars::HF_ENDPOINT.to_owned(),
+        EnvValue::Plain(m.hub_endpoint.as_str().to_owned()),
+    )];
+    if let Some(token) = &m.hub_token {
+        vars.push((
+            env_vars::HF_TOKEN.to_owned(),
+            EnvValue::Secret {
+                secret: token.secret.as_str().to_owned(),
+                key: token.key.as_str().to_owned(),
+            },
+        ));
+    }
+    InitContainer {
+        name: PULL_CONTAINER.to_owned(),
+        args: container::pull_args(),
+        env: vars,
+        resources: Resources {
+            requests: m.pull_resources.requests.clone(),
+            limits: m.pull_resources.limits.clone(),
+        },
+        writes_data: true,
+    }
+}
+
+/// The Secret's key as the one file `keys_file` names, in a directory of its own so the
+/// kubelet can swap it when the Secret changes (a subPath mount would never update).
+fn api_key_files(keys: &ApiKeys, keys_file: &Path) -> SecretFiles {
+    let dir = keys_file.parent().unwrap_or(Path::new("/"));
+    let file = keys_file
+        .file_name()
+        .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+    SecretFiles {
+        volume: API_KEYS_VOLUME.to_owned(),
+        secret: keys.secret.as_str().to_owned(),
+        mount_dir: dir.display().to_string(),
+        items: vec![(keys.key.as_str().to_owned(), file)],
     }
 }

@@ -1,5 +1,6 @@
 //! The rule table and the checks behind it, grouped by concern.
 
+mod egress;
 mod references;
 mod scaling;
 mod security;
@@ -145,6 +146,12 @@ pub const ALL: &[Rule] = &[
         why: "The volume attaches to one node only, so every replica must land there; a replica scheduled elsewhere stays Pending.",
     },
     Rule {
+        id: "pull-egress-open",
+        severity: Error,
+        summary: "A pod whose init container pulls models (`akidb-embed models pull`) may connect to the hub's port under every NetworkPolicy that selects it.",
+        why: "A blocked pull waits out its timeouts and retries; the pod stays in Init and never serves, with nothing in the manifests looking wrong.",
+    },
+    Rule {
         id: "quota-admits-minimum",
         severity: Error,
         summary: "A ResourceQuota admits every workload at its minimum replica count.",
@@ -177,6 +184,7 @@ pub fn run(index: &Index<'_>, ctx: &Context, out: &mut Vec<Finding>) {
     wiring::check(index, &mut f);
     scaling::check(index, &mut f);
     security::check(index, &mut f);
+    egress::check(index, &mut f);
     references::check(index, ctx, &mut f);
 }
 

@@ -21,11 +21,16 @@ pub(super) fn check(index: &Index<'_>, ctx: &Context, f: &mut Findings<'_>) {
                 config_maps.insert((cm.name.clone(), field.clone()));
             }
             if let Some(s) = &v.secret {
-                secrets.push((
-                    s.secret_name.clone().unwrap_or_default(),
-                    None,
-                    field.clone(),
-                ));
+                let name = s.secret_name.clone().unwrap_or_default();
+                match &s.items {
+                    // Projected keys are read one by one; without items, the whole Secret.
+                    Some(items) => secrets.extend(
+                        items
+                            .iter()
+                            .map(|i| (name.clone(), Some(i.key.clone()), field.clone())),
+                    ),
+                    None => secrets.push((name, None, field.clone())),
+                }
             }
             if let Some(p) = &v.persistent_volume_claim {
                 claims.insert((p.claim_name.clone(), field.clone()));
@@ -120,25 +125,29 @@ pub(super) fn check(index: &Index<'_>, ctx: &Context, f: &mut Findings<'_>) {
                 );
                 continue;
             }
-            match ctx.secrets.iter().find(|(n, _)| *n == name) {
-                None => f.add(
+            // A Secret may be declared in several places (secrets, api_keys, the hub token).
+            let declared: Vec<&String> = ctx
+                .secrets
+                .iter()
+                .filter(|(n, _)| *n == name)
+                .flat_map(|(_, keys)| keys)
+                .collect();
+            if !ctx.secrets.iter().any(|(n, _)| *n == name) {
+                f.add(
                     "references-exist",
                     who.clone(),
                     field,
                     format!("Secret `{name}` is not declared in the environment's `secrets`"),
-                ),
-                Some((_, keys)) => {
-                    if let Some(k) = key
-                        && !keys.contains(&k)
-                    {
-                        f.add(
-                            "references-exist",
-                            who.clone(),
-                            field,
-                            format!("key `{k}` of Secret `{name}` is not declared"),
-                        );
-                    }
-                }
+                );
+            } else if let Some(k) = key
+                && !declared.contains(&&k)
+            {
+                f.add(
+                    "references-exist",
+                    who.clone(),
+                    field,
+                    format!("key `{k}` of Secret `{name}` is not declared"),
+                );
             }
         }
     }

@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::super::index::{
-    access_modes, all_containers, display, pod_spec, quantity_value, selector_is_empty,
+    access_modes, all_containers, display, pod_spec, pulls_models, quantity_value,
+    selector_is_empty,
 };
 use super::{Findings, Index};
 
@@ -148,8 +150,11 @@ fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
             let single_node = modes
                 .iter()
                 .all(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod");
+            // The model pull takes a lock and publishes by rename, so pods that pull into
+            // one claim at once cannot corrupt it: it does not count as a writer.
             let writes = pvc.read_only != Some(true)
                 && all_containers(d)
+                    .filter(|c| pulls_models(c).is_none())
                     .flat_map(|c| c.volume_mounts.iter().flatten())
                     .any(|m| m.name == v.name && m.read_only != Some(true));
             if single_node {
@@ -182,19 +187,40 @@ fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
     }
 }
 
-/// Per-pod totals of requests and limits, keyed like quota entries (`requests.cpu`, ...).
+/// Per-pod requests and limits as a quota counts them, keyed like quota entries
+/// (`requests.cpu`, ...): the sum over the containers, or the largest init container's
+/// when that is more (init containers run one at a time, before the others).
 fn per_pod(d: &Deployment) -> BTreeMap<String, f64> {
+    let Some(pod) = pod_spec(d) else {
+        return BTreeMap::new();
+    };
     let mut out = BTreeMap::new();
-    for c in all_containers(d) {
-        let Some(r) = &c.resources else { continue };
-        for (kind, map) in [("requests", &r.requests), ("limits", &r.limits)] {
-            for (res, q) in map.iter().flatten() {
-                *out.entry(format!("{kind}.{res}")).or_insert(0.0) +=
-                    quantity_value(&q.0).unwrap_or(0.0);
-            }
+    for c in &pod.containers {
+        for (key, value) in container_resources(c) {
+            *out.entry(key).or_insert(0.0) += value;
+        }
+    }
+    for c in pod.init_containers.iter().flatten() {
+        for (key, value) in container_resources(c) {
+            let total = out.entry(key).or_insert(0.0);
+            *total = total.max(value);
         }
     }
     out
+}
+
+fn container_resources(c: &Container) -> Vec<(String, f64)> {
+    let Some(r) = &c.resources else {
+        return Vec::new();
+    };
+    [("requests", &r.requests), ("limits", &r.limits)]
+        .into_iter()
+        .flat_map(|(kind, map)| {
+            map.iter()
+                .flatten()
+                .map(move |(res, q)| (format!("{kind}.{res}"), quantity_value(&q.0).unwrap_or(0.0)))
+        })
+        .collect()
 }
 
 fn surge(d: &Deployment, replicas: i32) -> i32 {

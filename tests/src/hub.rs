@@ -13,8 +13,6 @@
 //! Faults on demand: cut a file's body after N bytes, serve a corrupted copy, require a
 //! token, slow the CDN down. Every request is logged for the tests to assert on.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -35,25 +33,43 @@ pub fn commit() -> String {
     app::hub::ModelSource::default_for(app::ModelId::AllMiniLmL6V2).revision
 }
 
+/// The repository the stand-in serves.
 pub const REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
 /// One file of the repository.
 pub struct RepoFile {
+    /// Contents.
     pub bytes: Bytes,
+    /// sha256, hex.
     pub sha256: String,
+    /// git blob id (sha1 of `blob <len>\0` and the contents), hex.
     pub git_blob: String,
+    /// Whether the hub keeps it in LFS (served through the CDN).
     pub lfs: bool,
 }
 
 /// The real model's files, read and hashed once per test binary.
 pub fn files() -> &'static BTreeMap<String, RepoFile> {
-    static FILES: OnceLock<BTreeMap<String, RepoFile>> = OnceLock::new();
-    FILES.get_or_init(|| {
-        let root = crate::common::require_minilm().join("all-MiniLM-L6-v2");
-        let mut out = BTreeMap::new();
-        collect(&root, &root, &mut out);
-        out
-    })
+    minilm_files()
+}
+
+fn minilm_files() -> &'static Arc<BTreeMap<String, RepoFile>> {
+    static FILES: OnceLock<Arc<BTreeMap<String, RepoFile>>> = OnceLock::new();
+    FILES.get_or_init(|| Arc::new(read_folder(&crate::minilm_dir())))
+}
+
+/// Every file under `root`, keyed by its path inside it, hashed as the hub would.
+#[must_use]
+pub fn read_folder(root: &Path) -> BTreeMap<String, RepoFile> {
+    let mut out = BTreeMap::new();
+    collect(root, root, &mut out);
+    out
+}
+
+/// One repository at one commit.
+struct Repo {
+    revision: String,
+    files: Arc<BTreeMap<String, RepoFile>>,
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<String, RepoFile>) {
@@ -93,9 +109,13 @@ fn hex(b: &[u8]) -> String {
 pub struct Hit {
     /// `hub` or `cdn`.
     pub host: &'static str,
+    /// Request path.
     pub path: String,
+    /// `Range` header.
     pub range: Option<String>,
+    /// `Authorization` header.
     pub authorization: Option<String>,
+    /// Status answered.
     pub status: u16,
 }
 
@@ -114,6 +134,8 @@ struct Faults {
 }
 
 struct Shared {
+    /// Repository (`owner/name`) to its one commit.
+    repos: Mutex<BTreeMap<String, Repo>>,
     faults: Mutex<Faults>,
     log: Mutex<Vec<Hit>>,
     cdn_url: String,
@@ -121,15 +143,18 @@ struct Shared {
 
 /// A running stand-in; stops when dropped.
 pub struct TestHub {
+    /// Base URL of the hub, for `HF_ENDPOINT`.
     pub url: String,
+    /// Base URL of the CDN the hub redirects LFS files to.
     pub cdn_url: String,
     shared: Arc<Shared>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl TestHub {
+    /// Starts the hub and its CDN on loopback ports of their own.
+    #[must_use]
     pub fn start() -> TestHub {
-        files();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -143,7 +168,12 @@ impl TestHub {
         });
         let url = format!("http://{}", hub_listener.local_addr().unwrap());
         let cdn_url = format!("http://{}", cdn_listener.local_addr().unwrap());
+        let minilm = Repo {
+            revision: commit(),
+            files: minilm_files().clone(),
+        };
         let shared = Arc::new(Shared {
+            repos: Mutex::new(BTreeMap::from([(REPO.to_owned(), minilm)])),
             faults: Mutex::new(Faults::default()),
             log: Mutex::new(Vec::new()),
             cdn_url: cdn_url.clone(),
@@ -163,6 +193,17 @@ impl TestHub {
             shared,
             runtime: Some(runtime),
         }
+    }
+
+    /// Serves the files under `folder` as `repo` at `revision` too.
+    pub fn add_repo(&self, repo: &str, revision: &str, folder: &Path) {
+        self.shared.repos.lock().unwrap().insert(
+            repo.to_owned(),
+            Repo {
+                revision: revision.to_owned(),
+                files: Arc::new(read_folder(folder)),
+            },
+        );
     }
 
     /// Cuts the body of `path` after `after` bytes, for the next `times` answers.
@@ -195,6 +236,8 @@ impl TestHub {
         self.faults().throttle = Some(pause);
     }
 
+    /// Every request so far.
+    #[must_use]
     pub fn log(&self) -> Vec<Hit> {
         self.shared.log.lock().unwrap().clone()
     }
@@ -250,29 +293,32 @@ fn not_found(code: &str, message: String) -> Response {
         .into_response()
 }
 
-/// 401 without the required token, 404 for another repository or commit.
-fn refusal(
+/// The repository's files at `rev`; 401 without the required token, 404 for an unknown
+/// repository or commit.
+fn lookup(
     s: &Shared,
     headers: &HeaderMap,
     owner: &str,
     name: &str,
     rev: &str,
-) -> Option<Response> {
+) -> Result<Arc<BTreeMap<String, RepoFile>>, Box<Response>> {
     if s.denied(headers) {
-        Some(StatusCode::UNAUTHORIZED.into_response())
-    } else if format!("{owner}/{name}") != REPO {
-        Some(not_found(
+        return Err(Box::new(StatusCode::UNAUTHORIZED.into_response()));
+    }
+    let repos = s.repos.lock().unwrap();
+    let Some(repo) = repos.get(&format!("{owner}/{name}")) else {
+        return Err(Box::new(not_found(
             "RepoNotFound",
             format!("Repository not found: {owner}/{name}"),
-        ))
-    } else if rev != commit() {
-        Some(not_found(
+        )));
+    };
+    if rev != repo.revision {
+        return Err(Box::new(not_found(
             "RevisionNotFound",
             format!("Invalid rev id: {rev}"),
-        ))
-    } else {
-        None
+        )));
     }
+    Ok(repo.files.clone())
 }
 
 async fn listing(
@@ -289,11 +335,20 @@ async fn listing(
     };
     let resp = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE.into_response()
-    } else if let Some(refused) = refusal(&s, &headers, &owner, &name, &rev) {
-        refused
     } else {
+        match lookup(&s, &headers, &owner, &name, &rev) {
+            Err(refused) => *refused,
+            Ok(files) => listing_body(&s, &format!("{owner}/{name}"), &rev, &files),
+        }
+    };
+    s.record("hub", &path, &headers, resp.status());
+    resp
+}
+
+fn listing_body(s: &Shared, repo: &str, rev: &str, files: &BTreeMap<String, RepoFile>) -> Response {
+    {
         let hidden = s.faults.lock().unwrap().hidden.clone();
-        let siblings: Vec<serde_json::Value> = files()
+        let siblings: Vec<serde_json::Value> = files
             .iter()
             .filter(|(p, _)| !hidden.contains(*p))
             .map(|(p, f)| {
@@ -311,12 +366,10 @@ async fn listing(
             })
             .collect();
         axum::Json(serde_json::json!({
-            "id": REPO, "modelId": REPO, "sha": commit(), "siblings": siblings
+            "id": repo, "modelId": repo, "sha": rev, "siblings": siblings
         }))
         .into_response()
-    };
-    s.record("hub", &path, &headers, resp.status());
-    resp
+    }
 }
 
 async fn resolve(
@@ -325,35 +378,36 @@ async fn resolve(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/{owner}/{name}/resolve/{rev}/{file}");
-    let resp = if let Some(refused) = refusal(&s, &headers, &owner, &name, &rev) {
-        refused
-    } else {
-        let hidden = s.faults.lock().unwrap().hidden.contains(&file);
-        match files().get(&file).filter(|_| !hidden) {
-            None => not_found("EntryNotFound", format!("{file} does not exist")),
-            Some(f) if f.lfs => {
-                let mut r = StatusCode::FOUND.into_response();
-                let h = r.headers_mut();
-                let quoted = HeaderValue::from_str(&format!("\"{}\"", f.sha256)).unwrap();
-                h.insert(
-                    header::LOCATION,
-                    HeaderValue::from_str(&format!("{}/cdn/{}", s.cdn_url, f.sha256)).unwrap(),
-                );
-                h.insert("x-linked-etag", quoted.clone());
-                h.insert(header::ETAG, quoted);
-                h.insert("x-linked-size", f.bytes.len().into());
-                h.insert("x-repo-commit", HeaderValue::from_str(&commit()).unwrap());
-                r
-            }
-            Some(f) => {
-                let mut r = serve_bytes(&s, &file, f, &headers, None);
-                let h = r.headers_mut();
-                h.insert(
-                    header::ETAG,
-                    HeaderValue::from_str(&format!("\"{}\"", f.git_blob)).unwrap(),
-                );
-                h.insert("x-repo-commit", HeaderValue::from_str(&commit()).unwrap());
-                r
+    let resp = match lookup(&s, &headers, &owner, &name, &rev) {
+        Err(refused) => *refused,
+        Ok(files) => {
+            let hidden = s.faults.lock().unwrap().hidden.contains(&file);
+            match files.get(&file).filter(|_| !hidden) {
+                None => not_found("EntryNotFound", format!("{file} does not exist")),
+                Some(f) if f.lfs => {
+                    let mut r = StatusCode::FOUND.into_response();
+                    let h = r.headers_mut();
+                    let quoted = HeaderValue::from_str(&format!("\"{}\"", f.sha256)).unwrap();
+                    h.insert(
+                        header::LOCATION,
+                        HeaderValue::from_str(&format!("{}/cdn/{}", s.cdn_url, f.sha256)).unwrap(),
+                    );
+                    h.insert("x-linked-etag", quoted.clone());
+                    h.insert(header::ETAG, quoted);
+                    h.insert("x-linked-size", f.bytes.len().into());
+                    h.insert("x-repo-commit", HeaderValue::from_str(&rev).unwrap());
+                    r
+                }
+                Some(f) => {
+                    let mut r = serve_bytes(&s, &file, f, &headers, None);
+                    let h = r.headers_mut();
+                    h.insert(
+                        header::ETAG,
+                        HeaderValue::from_str(&format!("\"{}\"", f.git_blob)).unwrap(),
+                    );
+                    h.insert("x-repo-commit", HeaderValue::from_str(&rev).unwrap());
+                    r
+                }
             }
         }
     };
@@ -368,8 +422,14 @@ async fn cdn_blob(
 ) -> Response {
     let path = format!("/cdn/{sha256}");
     let throttle = s.faults.lock().unwrap().throttle;
-    let resp = match files().iter().find(|(_, f)| f.sha256 == sha256) {
-        Some((name, f)) => serve_bytes(&s, name, f, &headers, throttle),
+    let found = s.repos.lock().unwrap().values().find_map(|r| {
+        r.files
+            .iter()
+            .find(|(_, f)| f.sha256 == sha256)
+            .map(|(name, _)| (r.files.clone(), name.clone()))
+    });
+    let resp = match found {
+        Some((files, name)) => serve_bytes(&s, &name, &files[&name], &headers, throttle),
         None => StatusCode::NOT_FOUND.into_response(),
     };
     s.record("cdn", &path, &headers, resp.status());
