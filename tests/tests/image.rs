@@ -16,7 +16,7 @@ use akidb_gen::lint::{self, Index};
 use akidb_gen::{Catalog, pipeline};
 use app::container::{BINARY_PATH, RUN_AS_GROUP, RUN_AS_USER};
 use e2e::image::{self, Container};
-use e2e::pod::probe_target;
+use e2e::pod::{all_containers, probe_target, volume_of, write_config_map};
 use e2e::{http, minilm_dir, root, server_settings, tiny_bert};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Container as PodContainer;
@@ -115,7 +115,7 @@ fn no_probe_or_hook_of_prod_needs_a_shell() {
     let objects = prod_objects();
     let deployment = the_deployment(&objects);
     let mut seen = 0;
-    for c in e2e::pod::all_containers(&deployment) {
+    for c in all_containers(&deployment) {
         for (kind, probe) in [
             ("startupProbe", &c.startup_probe),
             ("livenessProbe", &c.liveness_probe),
@@ -227,27 +227,15 @@ impl PodRun {
         }
 
         for m in c.volume_mounts.iter().flatten() {
-            let volume = pod
-                .volumes
-                .iter()
-                .flatten()
-                .find(|v| v.name == m.name)
-                .expect("mounted volume is declared");
+            let volume = volume_of(pod, m);
             let ro = if m.read_only == Some(true) {
                 "ro"
             } else {
                 "rw"
             };
             let host = scratch.path().join(&m.name);
-            if let Some(cm_ref) = &volume.config_map {
-                let cm = index
-                    .config_maps()
-                    .find(|cm| cm.metadata.name.as_deref() == Some(cm_ref.name.as_str()))
-                    .unwrap();
-                std::fs::create_dir_all(&host).unwrap();
-                for (file, contents) in cm.data.iter().flatten() {
-                    std::fs::write(host.join(file), contents).unwrap();
-                }
+            if let Some(source) = &volume.config_map {
+                write_config_map(&index, source, &host);
             } else if let Some(secret) = &volume.secret {
                 // The Secret's value is the cluster's; any key serves the probes, which
                 // stay open without one.

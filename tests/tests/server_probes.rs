@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use akidb_gen::lint::{self, Index};
 use akidb_gen::{Catalog, pipeline};
-use e2e::pod::probe_target;
+use e2e::pod::{probe_target, volume_of, write_config_map};
 use e2e::{http, minilm_dir, root, server_binary, server_settings, tiny_bert};
 
 /// Kills the server if the test fails before it stops it.
@@ -79,22 +79,10 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
     let mut relocated: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut model_mount = None;
     for m in c.volume_mounts.iter().flatten() {
-        let volume = pod
-            .volumes
-            .iter()
-            .flatten()
-            .find(|v| v.name == m.name)
-            .expect("mounted volume is declared");
+        let volume = volume_of(pod, m);
         let target = fs_root.join(m.mount_path.trim_start_matches('/'));
-        if let Some(cm_ref) = &volume.config_map {
-            let cm = index
-                .config_maps()
-                .find(|cm| cm.metadata.name.as_deref() == Some(cm_ref.name.as_str()))
-                .unwrap();
-            std::fs::create_dir_all(&target).unwrap();
-            for (file, contents) in cm.data.iter().flatten() {
-                std::fs::write(target.join(file), contents).unwrap();
-            }
+        if let Some(source) = &volume.config_map {
+            write_config_map(&index, source, &target);
             relocated.insert(m.mount_path.clone(), target);
         } else if volume.persistent_volume_claim.is_some() {
             model_mount = Some(m.mount_path.clone());
