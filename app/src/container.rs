@@ -50,3 +50,64 @@ pub fn pull_args() -> Vec<String> {
 pub fn args() -> Vec<String> {
     vec![CONFIG_FLAG.to_owned(), config_path()]
 }
+
+/// The image's layout as `(KEY, value)` pairs, for the image build
+/// (`scripts/build-image.sh` reads them from `akidb-embed --print-image-layout`), so the
+/// image carries this contract's paths, user and ports rather than copies of them.
+///
+/// `config` supplies the ports and the model folder: the server's defaults, which are
+/// what the generated manifests expose.
+#[must_use]
+pub fn image_layout(config: &crate::Config) -> Vec<(&'static str, String)> {
+    let mut ports = vec![config.server.port.to_string()];
+    if config.metrics_on_separate_port() {
+        ports.push(config.observability.metrics_port.to_string());
+    }
+    vec![
+        ("BINARY_PATH", BINARY_PATH.to_owned()),
+        ("RUN_AS_USER", RUN_AS_USER.to_string()),
+        ("RUN_AS_GROUP", RUN_AS_GROUP.to_string()),
+        ("CONFIG_DIR", CONFIG_DIR.to_owned()),
+        ("API_KEYS_DIR", API_KEYS_DIR.to_owned()),
+        (
+            "MODEL_DIR",
+            config.embedding.model_dir.to_string_lossy().into_owned(),
+        ),
+        ("TMP_DIR", TMP_DIR.to_owned()),
+        ("PORTS", ports.join(" ")),
+        ("VERSION", crate::VERSION.to_owned()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_image_layout_is_the_contract() {
+        let layout = image_layout(&crate::Config::default());
+        let get = |k: &str| {
+            layout
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("no {k}"))
+        };
+        assert_eq!(get("BINARY_PATH"), BINARY_PATH);
+        assert_eq!(get("RUN_AS_USER"), "1000");
+        assert_eq!(get("MODEL_DIR"), "/models");
+        assert_eq!(get("PORTS"), "8080 9090");
+        // One line per key for the shell that reads them: no newline, no '=' in a key.
+        for (k, v) in &layout {
+            assert!(!k.contains('=') && !v.contains('\n'), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn one_port_when_metrics_share_the_listener() {
+        let mut config = crate::Config::default();
+        config.observability.metrics_port = config.server.port;
+        let layout = image_layout(&config);
+        assert!(layout.contains(&("PORTS", "8080".to_owned())));
+    }
+}

@@ -30,6 +30,13 @@ struct Args {
     #[arg(long)]
     print_openapi: bool,
 
+    /// Print the container image's layout (binary path, user, folders, ports) as KEY=value
+    /// lines and exit.
+    ///
+    /// `make image` builds the image from these, so it matches what the manifests expect.
+    #[arg(long)]
+    print_image_layout: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -118,6 +125,14 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if args.print_openapi {
         print!("{}", server::openapi::json());
+        return ExitCode::SUCCESS;
+    }
+    if args.print_image_layout {
+        // The defaults, not this process's file or environment: the image is built once
+        // for every configuration.
+        for (key, value) in app::container::image_layout(&Config::default()) {
+            println!("{key}={value}");
+        }
         return ExitCode::SUCCESS;
     }
     let config = match settings::load(args.config.as_deref(), |k| std::env::var(k).ok()) {

@@ -98,7 +98,9 @@ pub fn kubectl() -> PathBuf {
 
 pub mod http;
 pub mod hub;
+pub mod image;
 pub mod monitoring;
+pub mod pod;
 pub mod tiny_bert;
 
 /// The `akidb-embed` binary: `AKIDB_EMBED_BIN`, else the one cargo built beside this test

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use akidb_gen::lint::{self, Index};
 use akidb_gen::{Catalog, pipeline};
+use e2e::pod::{probe_target, volume_of, write_config_map};
 use e2e::{http, minilm_dir, root, server_binary, server_settings, tiny_bert};
-use k8s_openapi::api::core::v1::{Container, Probe};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// Kills the server if the test fails before it stops it.
 struct Running(Child);
@@ -22,28 +21,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn port_of(c: &Container, port: &IntOrString) -> u16 {
-    let n = match port {
-        IntOrString::Int(n) => *n,
-        IntOrString::String(name) => {
-            c.ports
-                .iter()
-                .flatten()
-                .find(|p| p.name.as_deref() == Some(name.as_str()))
-                .unwrap_or_else(|| panic!("probe port `{name}` is not a declared container port"))
-                .container_port
-        }
-    };
-    u16::try_from(n).unwrap()
-}
-
-fn probe_target(c: &Container, probe: Option<&Probe>) -> (u16, String) {
-    let get = probe
-        .and_then(|p| p.http_get.as_ref())
-        .expect("an httpGet probe");
-    (port_of(c, &get.port), get.path.clone().unwrap())
 }
 
 /// Polls `GET path` until it answers 200 or `limit` passes; returns the last answer.
@@ -102,22 +79,10 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
     let mut relocated: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut model_mount = None;
     for m in c.volume_mounts.iter().flatten() {
-        let volume = pod
-            .volumes
-            .iter()
-            .flatten()
-            .find(|v| v.name == m.name)
-            .expect("mounted volume is declared");
+        let volume = volume_of(pod, m);
         let target = fs_root.join(m.mount_path.trim_start_matches('/'));
-        if let Some(cm_ref) = &volume.config_map {
-            let cm = index
-                .config_maps()
-                .find(|cm| cm.metadata.name.as_deref() == Some(cm_ref.name.as_str()))
-                .unwrap();
-            std::fs::create_dir_all(&target).unwrap();
-            for (file, contents) in cm.data.iter().flatten() {
-                std::fs::write(target.join(file), contents).unwrap();
-            }
+        if let Some(source) = &volume.config_map {
+            write_config_map(&index, source, &target);
             relocated.insert(m.mount_path.clone(), target);
         } else if volume.persistent_volume_claim.is_some() {
             model_mount = Some(m.mount_path.clone());
