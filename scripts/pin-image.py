@@ -5,7 +5,8 @@
         --digest sha256:<64 hex> environments/staging.yaml environments/prod.yaml
 
 Sets `image: {repository, digest}` on every `akidb_embed` component of each file (a tag
-is dropped: the settings refuse a tag and a digest together) and keeps everything else as
+is dropped: the settings refuse a tag and a digest together; under `blue_green` the idle
+colour's image, so the switch stays a change of its own) and keeps everything else as
 written, comments included (ruamel.yaml round trip). The publishing workflow
 (.github/workflows/ci.yml) runs it, then `cargo run -p gen -- write`, and opens a pull
 request with the result. Every file is checked before any is written, and each is
@@ -61,9 +62,18 @@ def pin(text, path, repository, digest):
         if not hasattr(settings, "get"):
             # `akidb_embed:` with nothing under it: every key at its default.
             settings = component[COMPONENT_KIND] = yaml.map()
-        image = settings.get("image")
+        target = settings
+        blue_green = settings.get("blue_green")
+        if hasattr(blue_green, "get"):
+            # A new release goes to the idle colour, never the one serving traffic: the
+            # switch stays a reviewed change of `active` after the smoke test.
+            idle = "green" if blue_green.get("active") == "blue" else "blue"
+            if not hasattr(blue_green.get(idle), "get"):
+                blue_green[idle] = yaml.map()
+            target = blue_green[idle]
+        image = target.get("image")
         if image is None:
-            image = settings["image"] = yaml.map()
+            image = target["image"] = yaml.map()
         image["repository"] = repository
         image.pop("tag", None)
         image["digest"] = digest

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::settings::blue_green::Color;
 use crate::settings::{AkidbEmbed, CpuMemory, DnsLabel, Environment};
 
 /// Name of the container port (and Service port) that carries the API and the probes.
@@ -184,6 +185,20 @@ pub struct Plan<'a> {
     pub settings: &'a AkidbEmbed,
     /// The service's own facts.
     pub workload: Workload,
+    /// The blue-green colour these objects belong to; `None` for objects of the whole
+    /// component (and for a component without colours).
+    pub color: Option<Color>,
+    /// Blue-green: the colours that run and the one that serves. `None`: one Deployment.
+    pub blue_green: Option<Colors>,
+}
+
+/// The colours of a blue-green component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Colors {
+    /// The colour the API Service selects.
+    pub active: Color,
+    /// Each running colour with its image reference and version label.
+    pub images: Vec<(Color, String, Option<String>)>,
 }
 
 impl Plan<'_> {
@@ -191,6 +206,42 @@ impl Plan<'_> {
     #[must_use]
     pub fn name(&self) -> &str {
         self.name.as_str()
+    }
+
+    /// Name of the Deployment (and its autoscaler and budget): the component's name, with
+    /// the colour appended under blue-green.
+    #[must_use]
+    pub fn workload_name(&self) -> String {
+        match self.color {
+            Some(c) => format!("{}-{}", self.name(), c.as_str()),
+            None => self.name().to_owned(),
+        }
+    }
+
+    /// This plan for one colour, running `image` (a full reference) at `version`.
+    #[must_use]
+    pub fn colored(&self, color: Color, image: String, version: Option<String>) -> Self {
+        let mut plan = self.clone();
+        plan.color = Some(color);
+        plan.workload.image = image;
+        plan.workload.version = version;
+        plan
+    }
+
+    /// One plan per running colour (none without blue-green).
+    #[must_use]
+    pub fn colors(&self) -> Vec<Self> {
+        self.blue_green
+            .iter()
+            .flat_map(|bg| &bg.images)
+            .map(|(color, image, version)| self.colored(*color, image.clone(), version.clone()))
+            .collect()
+    }
+
+    /// The colour the API Service selects, under blue-green.
+    #[must_use]
+    pub fn active_color(&self) -> Option<Color> {
+        self.blue_green.as_ref().map(|bg| bg.active)
     }
 
     /// Namespace of every namespaced object.
@@ -218,7 +269,7 @@ impl Plan<'_> {
     /// Deployment's selector is immutable.
     #[must_use]
     pub fn selector_labels(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([
+        let mut labels = BTreeMap::from([
             (
                 "app.kubernetes.io/name".to_owned(),
                 self.workload.app.clone(),
@@ -227,7 +278,11 @@ impl Plan<'_> {
                 "app.kubernetes.io/instance".to_owned(),
                 self.name().to_owned(),
             ),
-        ])
+        ]);
+        if let Some(c) = self.color {
+            labels.insert(COLOR_LABEL.to_owned(), c.as_str().to_owned());
+        }
+        labels
     }
 
     /// Labels on every object: the selector labels plus descriptive ones.
@@ -256,6 +311,9 @@ impl Plan<'_> {
         self.settings.pre_stop_sleep_seconds + self.workload.drain_timeout_secs + EXIT_MARGIN_SECS
     }
 }
+
+/// Label of a blue-green colour's pods and objects.
+pub const COLOR_LABEL: &str = "akidb-gen/color";
 
 /// `app.kubernetes.io/managed-by` of every object.
 pub const MANAGED_BY: &str = "akidb-gen";

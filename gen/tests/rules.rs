@@ -687,6 +687,20 @@ fn pull_egress_open() {
 }
 
 #[test]
+fn deployment_selectors_disjoint() {
+    // A second Deployment with the same selector, as a copied manifest would have.
+    assert_fires(
+        "deployment-selectors-disjoint",
+        "also selects the pods of Deployment/akidb-embed-copy",
+        |o| {
+            let mut copy = deployment(o).clone();
+            copy.metadata.name = Some("akidb-embed-copy".into());
+            o.push(Object::Deployment(copy));
+        },
+    );
+}
+
+#[test]
 fn concurrent_pulls_into_one_claim_are_not_two_writers() {
     // ReadWriteOnce with 4 replicas: one node for all (a warning), but the pull locks and
     // renames, so its read-write mount is not the error a second writer would be.

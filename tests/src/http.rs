@@ -11,7 +11,15 @@ use std::time::Duration;
 /// # Errors
 /// Connection, timeout or a response that is not HTTP.
 pub fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    request(port, "GET", path, None)
+    request(port, "GET", path, &[], None)
+}
+
+/// [`get`] with extra request headers, e.g. `Authorization`.
+///
+/// # Errors
+/// Connection, timeout or a response that is not HTTP.
+pub fn get_with(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
+    request(port, "GET", path, headers, None)
 }
 
 /// Status code and body of a `POST` of `body` as `content_type`.
@@ -24,19 +32,23 @@ pub fn post(
     content_type: &str,
     body: &[u8],
 ) -> std::io::Result<(u16, String)> {
-    request(port, "POST", path, Some((content_type, body)))
+    request(port, "POST", path, &[], Some((content_type, body)))
 }
 
 fn request(
     port: u16,
     method: &str,
     path: &str,
+    headers: &[(&str, &str)],
     body: Option<(&str, &[u8])>,
 ) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some((content_type, bytes)) = body {
         head.push_str(&format!(
             "Content-Type: {content_type}\r\nContent-Length: {}\r\n",

@@ -41,7 +41,8 @@ labels:
       team: search
     includeSelectors: false
 patches:
-  - target: {{kind: Deployment, name: akidb-embed}}
+  # By label, so blue-green colours (akidb-embed-blue, -green) are patched alike.
+  - target: {{kind: Deployment, labelSelector: "app.kubernetes.io/instance=akidb-embed"}}
     patch: |
       - op: replace
         path: /spec/template/spec/containers/0/resources/limits/memory

@@ -42,20 +42,6 @@ fn environments() -> tempfile::TempDir {
     dir
 }
 
-fn images(dir: &Path, env: &str) -> Vec<String> {
-    let (_, loaded) = pipeline::load(&Catalog::new(dir), env).unwrap();
-    let objects = pipeline::objects(&loaded, env).unwrap().objects;
-    let index = Index::new(&objects);
-    index
-        .deployments()
-        .flat_map(|d| {
-            e2e::pod::all_containers(d)
-                .filter_map(|c| c.image.clone())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 #[test]
 fn every_environment_runs_the_pinned_digest_and_keeps_the_rest() {
     let dir = environments();
@@ -80,29 +66,74 @@ fn every_environment_runs_the_pinned_digest_and_keeps_the_rest() {
     );
 
     for (name, file) in names.iter().zip(&files) {
-        let images = images(dir.path(), name);
-        assert!(!images.is_empty());
-        for image in images {
-            assert_eq!(image, format!("{REPOSITORY}@{pinned}"), "{name}");
-        }
-        // Only the image block was added: every original line is still there, in order.
         let before =
             std::fs::read_to_string(root().join("environments").join(format!("{name}.yaml")))
                 .unwrap();
+        let (_, original) =
+            pipeline::load(&Catalog::new(root().join("environments")), name).unwrap();
+        let blue_green = e2e::server_settings(&original).blue_green.clone();
+        let deployments = deployment_images(dir.path(), name);
+        assert!(!deployments.is_empty());
+        for (deployment, images) in deployments {
+            // Under blue-green the release goes to the idle colour; the active one keeps
+            // serving what it ran.
+            let serving = blue_green
+                .as_ref()
+                .is_some_and(|bg| deployment.ends_with(&format!("-{}", bg.active.as_str())));
+            for image in images {
+                if serving {
+                    assert!(
+                        !image.contains('@'),
+                        "{name}: {deployment} was pinned: {image}"
+                    );
+                } else {
+                    assert_eq!(
+                        image,
+                        format!("{REPOSITORY}@{pinned}"),
+                        "{name}: {deployment}"
+                    );
+                }
+            }
+        }
+        // Only the image block changed: every other original line is still there, in
+        // order; a tag of the pinned image gives way to the digest.
         let after = std::fs::read_to_string(file).unwrap();
         let mut rest = after.lines();
+        let mut dropped_tags = 0;
         for line in before.lines() {
-            assert!(
-                rest.any(|l| l == line),
-                "{name}: `{line}` was lost or moved by the pin:\n{after}"
-            );
+            let mut probe = rest.clone();
+            if probe.any(|l| l == line) {
+                rest = probe;
+            } else if line.trim_start().starts_with("tag:") {
+                dropped_tags += 1;
+            } else {
+                panic!("{name}: `{line}` was lost or moved by the pin:\n{after}");
+            }
         }
+        let added = if before.contains("blue_green:") { 2 } else { 3 };
         assert_eq!(
-            after.lines().count(),
-            before.lines().count() + 3,
+            after.lines().count() + dropped_tags,
+            before.lines().count() + added,
             "{name}: image, repository and digest added:\n{after}"
         );
     }
+}
+
+/// Each Deployment's name with the images of its containers.
+fn deployment_images(dir: &Path, env: &str) -> Vec<(String, Vec<String>)> {
+    let (_, loaded) = pipeline::load(&Catalog::new(dir), env).unwrap();
+    let objects = pipeline::objects(&loaded, env).unwrap().objects;
+    Index::new(&objects)
+        .deployments()
+        .map(|d| {
+            (
+                d.metadata.name.clone().unwrap_or_default(),
+                e2e::pod::all_containers(d)
+                    .filter_map(|c| c.image.clone())
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! No drift, proven end to end: render prod, then run the real server binary exactly as
-//! the Deployment would (its command, args and env; the ConfigMap's files materialised at
-//! their mount paths under a scratch root; only the model folder redirected) and ask every
-//! probe the manifest declares, on the port it names.
+//! the Deployment would (its init container's pull against a stand-in hub, then the server;
+//! their command, args and env; the ConfigMap's and Secret's files materialised at their
+//! mount paths under a scratch root; only the model folder, the key file and the hub
+//! redirected) and ask every probe the manifest declares, on the port it names.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use akidb_gen::lint::{self, Index};
 use akidb_gen::{Catalog, pipeline};
+use e2e::hub::TestHub;
 use e2e::pod::{probe_target, volume_of, write_config_map};
-use e2e::{http, minilm_dir, root, server_binary, server_settings, tiny_bert};
+use e2e::{http, root, server_binary, server_settings, tiny_bert};
 
 /// Kills the server if the test fails before it stops it.
 struct Running(Child);
@@ -50,39 +52,54 @@ fn wait_for_200(
     ))
 }
 
+/// A path inside the pod, moved to where its volume was materialised.
+fn relocate(path: &str, relocated: &BTreeMap<String, PathBuf>) -> String {
+    relocated
+        .iter()
+        .find_map(|(mount, dir)| {
+            path.strip_prefix(mount.as_str())
+                .map(|rest| format!("{}{rest}", dir.display()))
+        })
+        .unwrap_or_else(|| path.to_owned())
+}
+
 #[test]
-fn every_probe_in_prod_answers_200_on_the_port_it_names() {
+fn prod_pulls_its_models_then_every_probe_answers_200_on_the_port_it_names() {
     let (_, env) = pipeline::load(&Catalog::new(root().join("environments")), "prod").unwrap();
     let objects = pipeline::objects(&env, "prod").unwrap().objects;
     let index = Index::new(&objects);
     let deployment = index.deployments().next().unwrap();
     let pod = lint::pod_spec(deployment).unwrap();
+    let init = pod
+        .init_containers
+        .iter()
+        .flatten()
+        .next()
+        .expect("prod pulls its models in an init container");
     let c = &pod.containers[0];
 
-    // The pod's filesystem: ConfigMap volumes materialised, emptyDirs created, the model
-    // claim replaced by a local folder with the real MiniLM and a tiny e5.
+    // The pod's filesystem: ConfigMap volumes materialised, emptyDirs created, the API-key
+    // Secret written with a key this test chooses, and the model claim an empty folder,
+    // as on a fresh cluster.
     let scratch = tempfile::tempdir().unwrap();
     let fs_root = scratch.path().join("rootfs");
     let models = scratch.path().join("models");
     std::fs::create_dir_all(&models).unwrap();
-    std::os::unix::fs::symlink(
-        minilm_dir(),
-        models.join(app::ModelId::AllMiniLmL6V2.as_str()),
-    )
-    .unwrap();
-    tiny_bert::write(
-        &models,
-        app::ModelId::E5SmallV2.as_str(),
-        tiny_bert::E5_SMALL_V2,
-    );
+    let api_key = format!("e2e-key-{}", std::process::id());
 
     let mut relocated: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut model_mount = None;
-    for m in c.volume_mounts.iter().flatten() {
+    for m in init.volume_mounts.iter().chain(&c.volume_mounts).flatten() {
         let volume = volume_of(pod, m);
         let target = fs_root.join(m.mount_path.trim_start_matches('/'));
         if let Some(source) = &volume.config_map {
             write_config_map(&index, source, &target);
+            relocated.insert(m.mount_path.clone(), target);
+        } else if let Some(secret) = &volume.secret {
+            std::fs::create_dir_all(&target).unwrap();
+            for item in secret.items.iter().flatten() {
+                std::fs::write(target.join(&item.path), format!("{api_key}\n")).unwrap();
+            }
             relocated.insert(m.mount_path.clone(), target);
         } else if volume.persistent_volume_claim.is_some() {
             model_mount = Some(m.mount_path.clone());
@@ -96,37 +113,89 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
         server_settings(&env).config.embedding.model_dir,
         "the claim is mounted where the server looks"
     );
-
-    // Arguments that name a file under a materialised mount point there instead.
-    let args: Vec<String> = c
-        .args
-        .iter()
-        .flatten()
-        .map(|a| {
-            relocated
-                .iter()
-                .find_map(|(mount, dir)| {
-                    a.strip_prefix(mount.as_str())
-                        .map(|rest| format!("{}{rest}", dir.display()))
-                })
-                .unwrap_or_else(|| a.clone())
-        })
-        .collect();
+    let relocated_args = |c: &k8s_openapi::api::core::v1::Container| -> Vec<String> {
+        c.args
+            .iter()
+            .flatten()
+            .map(|a| relocate(a, &relocated))
+            .collect()
+    };
+    let args = relocated_args(c);
     assert_ne!(
         args,
         c.args.clone().unwrap(),
         "the config path should have been relocated"
     );
+    for container in [init, c] {
+        let command = container
+            .command
+            .as_ref()
+            .expect("the Deployment names the command");
+        assert_eq!(command.len(), 1);
+        assert_eq!(
+            Path::new(&command[0]).file_name(),
+            server_binary().file_name(),
+            "`{}` runs the server binary",
+            container.name
+        );
+    }
 
-    let command = c
-        .command
-        .as_ref()
-        .expect("the Deployment names the command");
-    assert_eq!(command.len(), 1);
+    // The init container, as the kubelet runs it: its own arguments and variables, with
+    // the hub redirected to a local stand-in serving every preloaded model at the commit
+    // the ConfigMap pins (the real MiniLM, a tiny e5).
+    let hub = TestHub::start();
+    let sources = scratch.path().join("hub");
+    let e5 = app::ModelId::E5SmallV2;
+    tiny_bert::write(&sources, e5.as_str(), tiny_bert::E5_SMALL_V2);
+    let e5_source = app::hub::ModelSource::default_for(e5);
+    hub.add_repo(
+        &e5_source.repo,
+        &e5_source.revision,
+        &sources.join(e5.as_str()),
+    );
+    let mut pull = Command::new(server_binary());
+    pull.args(relocated_args(init))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(app::env_vars::MODEL_DIR, &models)
+        .current_dir(scratch.path());
+    let mut endpoint = None;
+    for var in init.env.iter().flatten() {
+        let value = var
+            .value
+            .clone()
+            .unwrap_or_else(|| panic!("{} comes from a Secret; prod's pull needs none", var.name));
+        if var.name == app::env_vars::HF_ENDPOINT {
+            endpoint = Some(value);
+            pull.env(&var.name, &hub.url);
+        } else {
+            pull.env(&var.name, value);
+        }
+    }
     assert_eq!(
-        Path::new(&command[0]).file_name(),
-        server_binary().file_name(),
-        "the Deployment runs the server binary"
+        endpoint.as_deref(),
+        Some(app::hub::DEFAULT_ENDPOINT),
+        "prod pulls from the public hub"
+    );
+    let out = pull.output().unwrap();
+    assert!(
+        out.status.success(),
+        "the init container failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for m in &server_settings(&env).config.embedding.preload_models {
+        assert!(
+            models
+                .join(m.as_str())
+                .join(app::hub::MARKER_FILE)
+                .is_file(),
+            "{m} was not pulled and verified"
+        );
+    }
+    assert!(
+        hub.log().iter().any(|h| h.host == "cdn" && h.status == 200),
+        "the weights came through the hub's CDN"
     );
 
     let (startup_port, startup) = probe_target(c, c.startup_probe.as_ref());
@@ -139,12 +208,22 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
         );
     }
 
+    // The key file the ConfigMap names, where its Secret volume was materialised.
+    let config = akidb_gen::components::akidb_embed::effective_config(server_settings(&env));
+    assert!(config.auth.required, "prod requires API keys");
+    let keys_file = relocate(&config.auth.keys_file.display().to_string(), &relocated);
+    assert!(
+        Path::new(&keys_file).is_file(),
+        "{keys_file} is not projected from the Secret"
+    );
+
     let log = scratch.path().join("server.log");
     let mut cmd = Command::new(server_binary());
     cmd.args(&args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env(app::env_vars::MODEL_DIR, &models)
+        .env(app::env_vars::API_KEYS_FILE, &keys_file)
         .current_dir(scratch.path())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
@@ -187,9 +266,15 @@ fn every_probe_in_prod_answers_200_on_the_port_it_names() {
     let (status, body) = http::get(metrics_port, &annotations["prometheus.io/path"]).unwrap();
     assert_eq!(status, 200, "{body}");
 
-    // What the server made of the ConfigMap is what the environment says.
-    let (status, info) = http::get(ready_port, app::routes::INFO).unwrap();
+    // The API wants the Secret's key; the probes above did not.
+    let (status, body) = http::get(ready_port, app::routes::INFO).unwrap();
+    assert_eq!(status, 401, "{body}");
+    let bearer = format!("Bearer {api_key}");
+    let (status, info) =
+        http::get_with(ready_port, app::routes::INFO, &[("Authorization", &bearer)]).unwrap();
     assert_eq!(status, 200, "{info}");
+
+    // What the server made of the ConfigMap is what the environment says.
     for m in &server_settings(&env).config.embedding.preload_models {
         assert!(info.contains(m.as_str()), "/info does not list {m}: {info}");
     }
@@ -248,7 +333,7 @@ fn the_server_reads_the_config_map_with_no_unknown_key() {
     let effective = app::Config::from_toml_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
     assert_eq!(
         effective,
-        server_settings(&env).config,
+        akidb_gen::components::akidb_embed::effective_config(server_settings(&env)),
         "the server's effective configuration differs from the environment's"
     );
 

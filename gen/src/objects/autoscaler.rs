@@ -24,12 +24,12 @@ pub fn build(plan: &Plan<'_>) -> Option<HorizontalPodAutoscaler> {
         period_seconds: int(period),
     };
     Some(HorizontalPodAutoscaler {
-        metadata: meta(plan, plan.name()),
+        metadata: meta(plan, plan.workload_name()),
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some("apps/v1".to_owned()),
                 kind: "Deployment".to_owned(),
-                name: plan.name().to_owned(),
+                name: plan.workload_name(),
             },
             min_replicas: Some(int(a.min_replicas)),
             max_replicas: int(a.max_replicas),

@@ -34,7 +34,7 @@ const SCRATCH_SIZE: &str = "64Mi";
 pub fn build(plan: &Plan<'_>) -> Deployment {
     let env = plan.settings;
     Deployment {
-        metadata: meta(plan, plan.name()),
+        metadata: meta(plan, plan.workload_name()),
         spec: Some(DeploymentSpec {
             // The autoscaler owns the count; a static one here would fight it on every apply.
             replicas: env

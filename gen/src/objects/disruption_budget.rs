@@ -12,7 +12,7 @@ use crate::workload::Plan;
 pub fn build(plan: &Plan<'_>) -> Option<PodDisruptionBudget> {
     let b = plan.settings.disruption_budget.as_ref()?;
     Some(PodDisruptionBudget {
-        metadata: meta(plan, plan.name()),
+        metadata: meta(plan, plan.workload_name()),
         spec: Some(PodDisruptionBudgetSpec {
             selector: Some(pod_selector(plan)),
             max_unavailable: b.max_unavailable.map(|n| IntOrString::Int(int(n))),

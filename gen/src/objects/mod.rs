@@ -157,17 +157,28 @@ pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
     };
     let mut out = vec![Object::Namespace(namespace::build(first))];
     for plan in plans {
+        // Under blue-green the pods come once per colour and the API Service follows the
+        // active one; what serves every pod (config, claim, metrics, policy) stays single.
+        let colors = plan.colors();
+        let serving = colors
+            .iter()
+            .find(|c| c.color == plan.active_color())
+            .unwrap_or(plan);
         out.push(Object::ServiceAccount(service_account::build(plan)));
         out.extend(config_map::build(plan).map(Object::ConfigMap));
         out.extend(volume_claim::build(plan).map(Object::PersistentVolumeClaim));
-        out.push(Object::Service(service::build(plan)));
+        out.push(Object::Service(service::build(serving)));
         out.extend(service::build_metrics(plan).map(Object::Service));
-        out.push(Object::Deployment(deployment::build(plan)));
-        out.extend(autoscaler::build(plan).map(Object::HorizontalPodAutoscaler));
-        out.extend(disruption_budget::build(plan).map(Object::PodDisruptionBudget));
+        if colors.is_empty() {
+            out.extend(pods(plan));
+        }
+        for colored in &colors {
+            out.push(Object::Service(service::build_for_color(colored)));
+            out.extend(pods(colored));
+        }
         out.extend(ingress::build(plan).map(Object::Ingress));
         out.extend(network_policy::build(plan).map(Object::NetworkPolicy));
-        if let Some(m) = monitoring::build(plan) {
+        if let Some(m) = monitoring::build(plan, serving) {
             out.push(Object::ConfigMap(m.dashboard));
             out.push(Object::ServiceMonitor(m.service_monitor));
             out.push(Object::PrometheusRule(m.prometheus_rule));
@@ -176,6 +187,14 @@ pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
     out.extend(resource_quota::build(first).map(Object::ResourceQuota));
     // Stable: within a kind, components keep their (sorted) order.
     out.sort_by_key(Object::order);
+    out
+}
+
+/// The Deployment of `plan` with its autoscaler and budget.
+fn pods(plan: &Plan<'_>) -> Vec<Object> {
+    let mut out = vec![Object::Deployment(deployment::build(plan))];
+    out.extend(autoscaler::build(plan).map(Object::HorizontalPodAutoscaler));
+    out.extend(disruption_budget::build(plan).map(Object::PodDisruptionBudget));
     out
 }
 

@@ -10,9 +10,10 @@ use super::autoscaler;
 use super::service::{metrics_service_name, metrics_service_selector};
 
 /// The objects, or `None` without `monitoring` or without a metrics Service (the load
-/// stage refuses that combination).
+/// stage refuses that combination). `serving` is the plan of the Deployment that takes the
+/// traffic (under blue-green, the active colour's); `plan` the component's.
 #[must_use]
-pub fn build(plan: &Plan<'_>) -> Option<Objects> {
+pub fn build(plan: &Plan<'_>, serving: &Plan<'_>) -> Option<Objects> {
     let settings = plan.settings.monitoring.as_ref()?;
     let metrics = plan.workload.metrics.as_ref()?;
     if !metrics.separate_from(plan.workload.api_port) {
@@ -25,13 +26,14 @@ pub fn build(plan: &Plan<'_>) -> Option<Objects> {
         port_name: METRICS_PORT_NAME.to_owned(),
     };
     let labels = plan.labels();
-    let autoscaler = autoscaler::build(plan).and_then(|h| h.metadata.name);
+    let autoscaler = autoscaler::build(serving).and_then(|h| h.metadata.name);
+    let deployment = serving.workload_name();
     // The objectives passed the load stage's check, the only way this fails.
     objects::build(&Input {
         name: plan.name(),
         labels: &labels,
         metrics_service: &service,
-        deployment: plan.name(),
+        deployment: &deployment,
         container: &plan.workload.container_name,
         autoscaler: autoscaler.as_deref(),
         objectives: &settings.objectives,

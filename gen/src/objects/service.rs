@@ -33,6 +33,24 @@ pub fn metrics_service_name(plan: &Plan<'_>) -> String {
 /// Builds the API Service.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Service {
+    build_named(plan, plan.name())
+}
+
+/// Builds the API Service of one blue-green colour, for smoke tests of that colour alone:
+/// named like its Deployment, always ClusterIP.
+#[must_use]
+pub fn build_for_color(plan: &Plan<'_>) -> Service {
+    let mut svc = build_named(plan, &plan.workload_name());
+    if let Some(spec) = svc.spec.as_mut() {
+        spec.type_ = Some("ClusterIP".to_owned());
+        for p in spec.ports.iter_mut().flatten() {
+            p.node_port = None;
+        }
+    }
+    svc
+}
+
+fn build_named(plan: &Plan<'_>, name: &str) -> Service {
     let settings = &plan.settings.service;
     let node_port = settings
         .node_port
@@ -47,7 +65,7 @@ pub fn build(plan: &Plan<'_>) -> Service {
         node_port,
     }];
     Service {
-        metadata: meta(plan, plan.name()),
+        metadata: meta(plan, name),
         spec: Some(ServiceSpec {
             type_: Some(settings.kind.as_str().to_owned()),
             selector: Some(plan.selector_labels()),

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::blue_green::BlueGreen;
 use super::models::{ApiKeys, Models};
 use super::objectives::Objectives;
 use super::{
@@ -19,6 +20,12 @@ pub struct AkidbEmbed {
     /// Container image. Default `ghcr.io/akidb/akidb-embed` tagged with the server's version.
     #[serde(default)]
     pub image: Image,
+    /// Blue-green: two colours, each a Deployment (with its own autoscaler and budget when
+    /// those are on) pinned to its own image, a Service per colour for smoke tests
+    /// (`<name>-blue`, `<name>-green`), and the API Service and Ingress on the active one.
+    /// With it, each colour's `image` replaces `image` above. Absent: one Deployment.
+    #[serde(default)]
+    pub blue_green: Option<BlueGreen>,
     /// Fixed replica count. Only without `autoscaling` (the autoscaler owns the count
     /// otherwise). Default `1`.
     #[serde(default)]

@@ -4,6 +4,7 @@
 //! here, documented where it is declared, so an environment file holds only what differs.
 
 pub mod akidb_embed;
+pub mod blue_green;
 pub mod check;
 pub mod image;
 pub mod include;

@@ -8,7 +8,7 @@ use app::{container, env_vars};
 
 use crate::settings::check::Problems;
 use crate::settings::models::ModelSource;
-use crate::settings::{AccessMode, AkidbEmbed, Environment, Problem};
+use crate::settings::{AccessMode, AkidbEmbed, Environment, Image, Problem};
 
 /// Memory the server process needs besides model weights (runtime, tokenizer, buffers).
 const RUNTIME_OVERHEAD_BYTES: u64 = 160 * 1024 * 1024;
@@ -25,6 +25,7 @@ pub fn check(env: &Environment) -> Vec<Problem> {
         check_secrets(settings, &mut problems);
         check_models(settings, &mut problems);
         check_api_keys(settings, &mut problems);
+        check_blue_green(settings, &mut problems);
         out.extend(problems.list);
     }
     out
@@ -219,6 +220,27 @@ fn check_api_keys(env: &AkidbEmbed, out: &mut Problems) {
                 dir.display(),
                 other.display()
             ),
+        );
+    }
+}
+
+fn check_blue_green(env: &AkidbEmbed, out: &mut Problems) {
+    let Some(bg) = &env.blue_green else {
+        return;
+    };
+    let active = bg.active.as_str();
+    if !bg.colors().iter().any(|(c, _)| *c == bg.active) {
+        out.add(
+            "blue_green.active",
+            format!(
+                "is {active}, but blue_green.{active} is not defined: the API Service would select no pod; define it or switch back"
+            ),
+        );
+    }
+    if env.image != Image::default() {
+        out.add(
+            "image",
+            "is unused under blue_green, where each colour pins its own image; move it to blue_green.blue.image or blue_green.green.image",
         );
     }
 }

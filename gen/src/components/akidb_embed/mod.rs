@@ -12,10 +12,10 @@ use app::{container, env_vars, routes};
 
 use crate::settings::image::{Pin, Tag};
 use crate::settings::models::ApiKeys;
-use crate::settings::{AkidbEmbed, DnsLabel, Environment};
+use crate::settings::{AkidbEmbed, DnsLabel, Environment, Image};
 use crate::workload::{
-    ConfigFiles, DataVolume, Egress, EnvValue, InitContainer, MetricsEndpoint, Plan, ProbePaths,
-    Resources, SecretFiles, Workload,
+    Colors, ConfigFiles, DataVolume, Egress, EnvValue, InitContainer, MetricsEndpoint, Plan,
+    ProbePaths, Resources, SecretFiles, Workload,
 };
 
 /// Image tag used when an environment pins none: the server's own version, so a release
@@ -30,11 +30,7 @@ pub fn default_image_tag() -> Tag {
 pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -> Plan<'a> {
     let config = &effective_config(env);
     let default_tag = default_image_tag();
-    let image = env.image.reference(&default_tag);
-    let version = match env.image.pin(&default_tag) {
-        Pin::Tag(t) => Some(t.to_string()),
-        Pin::Digest(_) => None,
-    };
+    let (image, version) = pin(&env.image, &default_tag);
     let threads = env.resources.limits.cpu.whole_cores_rounded_up();
     let workload = Workload {
         app: container::BINARY_NAME.to_owned(),
@@ -99,7 +95,28 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
         name,
         settings: env,
         workload,
+        color: None,
+        blue_green: env.blue_green.as_ref().map(|bg| Colors {
+            active: bg.active,
+            images: bg
+                .colors()
+                .into_iter()
+                .map(|(color, c)| {
+                    let (image, version) = pin(&c.image, &default_tag);
+                    (color, image, version)
+                })
+                .collect(),
+        }),
     }
+}
+
+/// An image's full reference, and its tag as the version label (none for a digest).
+fn pin(image: &Image, default_tag: &Tag) -> (String, Option<String>) {
+    let version = match image.pin(default_tag) {
+        Pin::Tag(t) => Some(t.to_string()),
+        Pin::Digest(_) => None,
+    };
+    (image.reference(default_tag), version)
 }
 
 /// The server's configuration as the ConfigMap carries it: the settings' own, with API

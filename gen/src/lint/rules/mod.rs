@@ -20,6 +20,12 @@ pub const ALL: &[Rule] = &[
         why: "The API server rejects a Deployment whose selector does not select its template; caught before apply.",
     },
     Rule {
+        id: "deployment-selectors-disjoint",
+        severity: Error,
+        summary: "No Deployment's selector selects the pods of another Deployment (blue-green colours included).",
+        why: "Two controllers claiming one set of pods fight over their count: each scales the other's pods away, and rollouts of one replace the other.",
+    },
+    Rule {
         id: "service-selects-pods",
         severity: Error,
         summary: "A Service has a selector and it selects the pods of a Deployment.",

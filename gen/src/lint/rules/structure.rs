@@ -10,6 +10,7 @@ use crate::settings::{DnsLabel, DnsSubdomain};
 const LABEL_NAMED: [&str; 2] = ["Namespace", "Service"];
 
 pub(super) fn check(index: &Index<'_>, ctx: &Context, f: &mut Findings<'_>) {
+    disjoint_deployments(index, f);
     for o in index.objects {
         let meta = o.metadata();
         let who = display(o.kind(), meta.name.as_ref());
@@ -118,4 +119,29 @@ fn label_key(k: &str) -> Result<(), String> {
 
 fn label_value(v: &str) -> Result<(), String> {
     if v.is_empty() { Ok(()) } else { name_part(v) }
+}
+
+/// No Deployment's selector takes in another Deployment's pods: both controllers would
+/// count them as their own, and each would scale the other's pods away.
+fn disjoint_deployments(index: &Index<'_>, f: &mut Findings<'_>) {
+    for a in index.deployments() {
+        let Some(selector) = a.spec.as_ref().map(|s| &s.selector) else {
+            continue;
+        };
+        for b in index.deployments() {
+            if std::ptr::eq(a, b) || !selector_matches(selector, &pod_labels(b)) {
+                continue;
+            }
+            f.add(
+                "deployment-selectors-disjoint",
+                display("Deployment", a.metadata.name.as_ref()),
+                "spec.selector",
+                format!(
+                    "also selects the pods of {}; give each Deployment a label of its own in its selector (blue-green colours carry `{}`)",
+                    display("Deployment", b.metadata.name.as_ref()),
+                    crate::workload::COLOR_LABEL
+                ),
+            );
+        }
+    }
 }
