@@ -12,7 +12,7 @@ use crate::workload::Plan;
 /// Builds the autoscaler, when the environment turns autoscaling on.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Option<HorizontalPodAutoscaler> {
-    let a = plan.settings.autoscaling.as_ref()?;
+    let a = plan.settings.autoscaling?;
     let mut metrics = vec![utilization("cpu", a.target_cpu_utilization)];
     metrics.extend(
         a.target_memory_utilization

@@ -32,7 +32,7 @@ const SCRATCH_SIZE: &str = "64Mi";
 /// Builds the Deployment.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Deployment {
-    let env = plan.settings;
+    let env = &plan.settings;
     Deployment {
         metadata: meta(plan, plan.workload_name()),
         spec: Some(DeploymentSpec {

@@ -10,7 +10,7 @@ use crate::workload::Plan;
 /// Builds the budget, when the environment asks for one.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Option<PodDisruptionBudget> {
-    let b = plan.settings.disruption_budget.as_ref()?;
+    let b = plan.settings.disruption_budget?;
     Some(PodDisruptionBudget {
         metadata: meta(plan, plan.workload_name()),
         spec: Some(PodDisruptionBudgetSpec {

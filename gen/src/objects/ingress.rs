@@ -13,7 +13,7 @@ use crate::workload::{HTTP_PORT_NAME, Plan};
 /// Builds the Ingress, when the environment has one.
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Option<Ingress> {
-    let ing = plan.settings.ingress.as_ref()?;
+    let ing = plan.settings.ingress?;
     let hosts: Vec<String> = ing.hosts.iter().map(|h| h.as_str().to_owned()).collect();
     let backend = IngressBackend {
         service: Some(IngressServiceBackend {

@@ -14,7 +14,7 @@ use super::service::{metrics_service_name, metrics_service_selector};
 /// traffic (under blue-green, the active colour's); `plan` the component's.
 #[must_use]
 pub fn build(plan: &Plan<'_>, serving: &Plan<'_>) -> Option<Objects> {
-    let settings = plan.settings.monitoring.as_ref()?;
+    let settings = plan.settings.monitoring?;
     let metrics = plan.workload.metrics.as_ref()?;
     if !metrics.separate_from(plan.workload.api_port) {
         return None;

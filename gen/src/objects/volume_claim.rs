@@ -13,7 +13,7 @@ use crate::workload::Plan;
 #[must_use]
 pub fn build(plan: &Plan<'_>) -> Option<PersistentVolumeClaim> {
     let name = plan.claim_name()?;
-    let cache = &plan.settings.model_cache;
+    let cache = plan.settings.data_claim?;
     Some(PersistentVolumeClaim {
         metadata: meta(plan, name),
         spec: Some(PersistentVolumeClaimSpec {
