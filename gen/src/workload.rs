@@ -6,12 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::settings::akidb_embed::Monitoring;
 use crate::settings::blue_green::Color;
-use crate::settings::{
-    self, Autoscaling, CpuMemory, DisruptionBudget, DnsLabel, Environment, IngressSettings,
-    ModelCache, NetworkPolicySettings, Probes, SecretRef, ServiceSettings, Spread,
-};
+pub use crate::settings::pod::PodSettings;
+use crate::settings::{CpuMemory, DnsLabel, Environment};
 
 /// Name of the container port (and Service port) that carries the API and the probes.
 pub const HTTP_PORT_NAME: &str = "http";
@@ -195,54 +192,6 @@ pub struct Plan<'a> {
     pub color: Option<Color>,
     /// Blue-green: the colours that run and the one that serves. `None`: one Deployment.
     pub blue_green: Option<Colors>,
-}
-
-/// What the object builders read of a component's settings: the parts every kind that
-/// owns pods has, borrowed from the kind's own settings so no builder knows the kind.
-#[derive(Debug, Clone, Copy)]
-pub struct PodSettings<'a> {
-    /// Fixed replica count (without autoscaling).
-    pub replicas: Option<u32>,
-    /// HorizontalPodAutoscaler.
-    pub autoscaling: Option<&'a Autoscaling>,
-    /// CPU and memory of the main container.
-    pub resources: &'a settings::Resources,
-    /// The Service in front of the pods.
-    pub service: &'a ServiceSettings,
-    /// Ingress.
-    pub ingress: Option<&'a IngressSettings>,
-    /// PodDisruptionBudget.
-    pub disruption_budget: Option<&'a DisruptionBudget>,
-    /// The claim behind [`Workload::data`].
-    pub data_claim: Option<&'a ModelCache>,
-    /// NetworkPolicy.
-    pub network_policy: &'a NetworkPolicySettings,
-    /// How replicas spread over nodes.
-    pub spread: &'a Spread,
-    /// Probe timings.
-    pub probes: &'a Probes,
-    /// Seconds the pod keeps serving after it is told to stop.
-    pub pre_stop_sleep_seconds: u32,
-    /// Secrets the pods read.
-    pub secrets: &'a [SecretRef],
-    /// Prometheus Operator objects.
-    pub monitoring: Option<&'a Monitoring>,
-}
-
-impl PodSettings<'_> {
-    /// Fewest replicas: the autoscaler's minimum or the fixed count.
-    #[must_use]
-    pub fn min_replicas(&self) -> u32 {
-        self.autoscaling
-            .map_or(self.replicas.unwrap_or(1), |a| a.min_replicas)
-    }
-
-    /// Most replicas: the autoscaler's maximum or the fixed count.
-    #[must_use]
-    pub fn max_replicas(&self) -> u32 {
-        self.autoscaling
-            .map_or(self.replicas.unwrap_or(1), |a| a.max_replicas)
-    }
 }
 
 /// The colours of a blue-green component.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::blue_green::BlueGreen;
 use super::models::{ApiKeys, Models};
 use super::objectives::Objectives;
+use super::pod::PodSettings;
 use super::{
     Autoscaling, DisruptionBudget, Image, IngressSettings, ModelCache, NetworkPolicySettings,
     Probes, Resources, SecretRef, ServiceSettings, Spread,
@@ -92,6 +93,27 @@ const fn default_pre_stop_sleep() -> u32 {
 }
 
 impl AkidbEmbed {
+    /// The settings every pod-owning kind has, as the generic checks and builders read them.
+    #[must_use]
+    pub fn pod(&self) -> PodSettings<'_> {
+        PodSettings {
+            replicas: self.replicas,
+            autoscaling: self.autoscaling.as_ref(),
+            resources: &self.resources,
+            service: &self.service,
+            ingress: self.ingress.as_ref(),
+            disruption_budget: self.disruption_budget.as_ref(),
+            data_claim: Some(&self.model_cache),
+            data_claim_key: "model_cache",
+            network_policy: &self.network_policy,
+            spread: &self.spread,
+            probes: &self.probes,
+            pre_stop_sleep_seconds: self.pre_stop_sleep_seconds,
+            secrets: &self.secrets,
+            monitoring: self.monitoring.as_ref(),
+        }
+    }
+
     /// Every Secret the component's pods read, with the keys they read from it: the
     /// declared `secrets`, the API keys and the hub token.
     #[must_use]

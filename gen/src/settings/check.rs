@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::{AccessMode, AkidbEmbed, Environment, ServiceType, SpreadDomain, SpreadMode};
+use super::pod::PodSettings;
+use super::{AccessMode, Environment, Image, ServiceType, SpreadDomain, SpreadMode};
 
 /// One refused setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,18 +44,23 @@ pub fn check(env: &Environment) -> Vec<Problem> {
             "is empty; an environment runs at least one component (e.g. `akidb-embed: {akidb_embed: {}}`)",
         ));
     }
-    for (name, settings) in env.akidb_embeds() {
-        let mut problems = Problems::under(&format!("components.{name}.akidb_embed"));
-        check_replicas(settings, &mut problems);
-        check_resources(settings, &mut problems);
-        check_image(settings, &mut problems);
-        check_service(settings, &mut problems);
-        check_ingress(settings, &mut problems);
-        check_probes(settings, &mut problems);
-        check_secrets(settings, &mut problems);
+    for (name, component) in &env.components {
+        let mut problems = Problems::under(&format!("components.{name}.{}", component.kind()));
+        check_pod(&component.pod(), &mut problems);
+        check_image(component.image(), &mut problems);
         out.extend(problems.list);
     }
     out
+}
+
+/// The checks every pod-owning kind shares, on its [`PodSettings`] view.
+pub(crate) fn check_pod(pod: &PodSettings<'_>, out: &mut Problems) {
+    check_replicas(pod, out);
+    check_resources(pod, out);
+    check_service(pod, out);
+    check_ingress(pod, out);
+    check_probes(pod, out);
+    check_secrets(pod, out);
 }
 
 /// Collects problems of the settings under one dotted prefix.
@@ -88,7 +94,7 @@ impl Problems {
     }
 }
 
-fn check_replicas(env: &AkidbEmbed, out: &mut Problems) {
+fn check_replicas(env: &PodSettings<'_>, out: &mut Problems) {
     if let Some(a) = &env.autoscaling {
         if let Some(r) = env.replicas {
             out.add(
@@ -174,23 +180,25 @@ fn check_replicas(env: &AkidbEmbed, out: &mut Problems) {
         out.add("replicas", "is 0; it must be at least 1");
     }
 
-    let single_node = matches!(
-        env.model_cache.access_mode,
-        AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod
-    );
-    if single_node
-        && env.max_replicas() > 1
-        && env.spread.across == SpreadDomain::Nodes
-        && env.spread.mode == SpreadMode::Require
-    {
-        out.add(
-            "model_cache.access_mode",
-            format!(
-                "is {} (attaches to one node) but spread requires replicas on different nodes, so only one of {} replicas could start; use ReadOnlyMany or ReadWriteMany",
-                env.model_cache.access_mode.as_str(),
-                env.max_replicas()
-            ),
+    if let Some(claim) = env.data_claim {
+        let single_node = matches!(
+            claim.access_mode,
+            AccessMode::ReadWriteOnce | AccessMode::ReadWriteOncePod
         );
+        if single_node
+            && env.max_replicas() > 1
+            && env.spread.across == SpreadDomain::Nodes
+            && env.spread.mode == SpreadMode::Require
+        {
+            out.add(
+                format!("{}.access_mode", env.data_claim_key),
+                format!(
+                    "is {} (attaches to one node) but spread requires replicas on different nodes, so only one of {} replicas could start; use ReadOnlyMany or ReadWriteMany",
+                    claim.access_mode.as_str(),
+                    env.max_replicas()
+                ),
+            );
+        }
     }
 
     if let Some(pdb) = &env.disruption_budget {
@@ -215,7 +223,7 @@ fn check_replicas(env: &AkidbEmbed, out: &mut Problems) {
     }
 }
 
-fn check_resources(env: &AkidbEmbed, out: &mut Problems) {
+fn check_resources(env: &PodSettings<'_>, out: &mut Problems) {
     let r = &env.resources;
     if r.requests.cpu > r.limits.cpu {
         out.add(
@@ -237,13 +245,13 @@ fn check_resources(env: &AkidbEmbed, out: &mut Problems) {
     }
 }
 
-fn check_image(env: &AkidbEmbed, out: &mut Problems) {
-    if env.image.has_tag_and_digest() {
+fn check_image(image: &Image, out: &mut Problems) {
+    if image.has_tag_and_digest() {
         out.add("image", "give `tag` or `digest`, not both");
     }
 }
 
-fn check_service(env: &AkidbEmbed, out: &mut Problems) {
+fn check_service(env: &PodSettings<'_>, out: &mut Problems) {
     let s = &env.service;
     if s.port == 0 {
         out.add("service.port", "is 0; use a port from 1 to 65535");
@@ -274,7 +282,7 @@ fn check_service(env: &AkidbEmbed, out: &mut Problems) {
     }
 }
 
-fn check_ingress(env: &AkidbEmbed, out: &mut Problems) {
+fn check_ingress(env: &PodSettings<'_>, out: &mut Problems) {
     let Some(ing) = &env.ingress else { return };
     if ing.hosts.is_empty() {
         out.add(
@@ -298,7 +306,7 @@ fn check_ingress(env: &AkidbEmbed, out: &mut Problems) {
     }
 }
 
-fn check_probes(env: &AkidbEmbed, out: &mut Problems) {
+fn check_probes(env: &PodSettings<'_>, out: &mut Problems) {
     let p = &env.probes;
     for (name, t) in [
         ("probes.startup", &p.startup),
@@ -317,7 +325,7 @@ fn check_probes(env: &AkidbEmbed, out: &mut Problems) {
     }
 }
 
-fn check_secrets(env: &AkidbEmbed, out: &mut Problems) {
+fn check_secrets(env: &PodSettings<'_>, out: &mut Problems) {
     let mut seen_vars: Vec<&str> = Vec::new();
     for (i, secret) in env.secrets.iter().enumerate() {
         if env.secrets[..i].iter().any(|s| s.name == secret.name) {

@@ -13,6 +13,7 @@ pub mod messages;
 pub mod models;
 pub mod names;
 pub mod objectives;
+pub mod pod;
 pub mod quantity;
 
 use std::collections::BTreeMap;
@@ -98,6 +99,22 @@ impl Component {
     pub const fn kind(&self) -> &'static str {
         match self {
             Component::AkidbEmbed(_) => "akidb_embed",
+        }
+    }
+
+    /// The settings every pod-owning kind has.
+    #[must_use]
+    pub fn pod(&self) -> pod::PodSettings<'_> {
+        match self {
+            Component::AkidbEmbed(s) => s.pod(),
+        }
+    }
+
+    /// The image the component's pods run.
+    #[must_use]
+    pub fn image(&self) -> &Image {
+        match self {
+            Component::AkidbEmbed(s) => &s.image,
         }
     }
 }

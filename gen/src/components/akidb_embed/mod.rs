@@ -15,7 +15,7 @@ use crate::settings::models::ApiKeys;
 use crate::settings::{AkidbEmbed, DnsLabel, Environment, Image};
 use crate::workload::{
     Colors, ConfigFiles, DataVolume, Egress, EnvValue, InitContainer, MetricsEndpoint, Plan,
-    PodSettings, ProbePaths, Resources, SecretFiles, Workload,
+    ProbePaths, Resources, SecretFiles, Workload,
 };
 
 /// Image tag used when an environment pins none: the server's own version, so a release
@@ -93,7 +93,7 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
     Plan {
         app,
         name,
-        settings: pod_settings(env),
+        settings: env.pod(),
         workload,
         color: None,
         blue_green: env.blue_green.as_ref().map(|bg| Colors {
@@ -176,25 +176,5 @@ fn api_key_files(keys: &ApiKeys, keys_file: &Path) -> SecretFiles {
         secret: keys.secret.as_str().to_owned(),
         mount_dir: dir.display().to_string(),
         items: vec![(keys.key.as_str().to_owned(), file)],
-    }
-}
-
-/// The settings the object builders read, as every pod-owning kind has them.
-#[must_use]
-pub fn pod_settings(env: &AkidbEmbed) -> PodSettings<'_> {
-    PodSettings {
-        replicas: env.replicas,
-        autoscaling: env.autoscaling.as_ref(),
-        resources: &env.resources,
-        service: &env.service,
-        ingress: env.ingress.as_ref(),
-        disruption_budget: env.disruption_budget.as_ref(),
-        data_claim: Some(&env.model_cache),
-        network_policy: &env.network_policy,
-        spread: &env.spread,
-        probes: &env.probes,
-        pre_stop_sleep_seconds: env.pre_stop_sleep_seconds,
-        secrets: &env.secrets,
-        monitoring: env.monitoring.as_ref(),
     }
 }
