@@ -12,11 +12,11 @@
 use std::path::Path;
 
 use crate::catalog::{Catalog, CatalogError, Source};
-use crate::components::akidb_embed;
+use crate::components::{akidb_embed, container};
 use crate::lint::{self, Finding, Outcome};
 use crate::objects::{self, Object};
 use crate::render::{self, RenderError};
-use crate::settings::{self, Environment, LoadError};
+use crate::settings::{self, Component, Environment, LoadError};
 use crate::workload::Plan;
 
 /// Stage 1: resolves `arg` (a name in the catalog or a path) and loads it.
@@ -60,6 +60,7 @@ fn load_str_in(text: &str, source_name: &str, dir: &Path) -> Result<Environment,
     problems.extend(settings::include::apply_sizing(&mut env));
     problems.extend(settings::check(&env));
     problems.extend(akidb_embed::check::check(&env));
+    problems.extend(container::check::check(&env));
     problems.extend(lint::check_waivers(&env.waivers));
     if problems.is_empty() {
         Ok(env)
@@ -74,8 +75,12 @@ fn load_str_in(text: &str, source_name: &str, dir: &Path) -> Result<Environment,
 /// Stage 2: the plan of every component of a loaded environment, in name order.
 #[must_use]
 pub fn plan(env: &Environment) -> Vec<Plan<'_>> {
-    env.akidb_embeds()
-        .map(|(name, settings)| akidb_embed::plan(env, name, settings))
+    env.components
+        .iter()
+        .map(|(name, component)| match component {
+            Component::AkidbEmbed(s) => akidb_embed::plan(env, name, s),
+            Component::Deployment(s) => container::plan(env, name, s),
+        })
         .collect()
 }
 

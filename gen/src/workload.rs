@@ -32,9 +32,9 @@ pub struct Workload {
     pub image: String,
     /// `imagePullPolicy`.
     pub pull_policy: String,
-    /// Entrypoint.
+    /// Entrypoint; empty: the image's own.
     pub command: Vec<String>,
-    /// Arguments.
+    /// Arguments; empty: the image's own (with no command) or none.
     pub args: Vec<String>,
     /// Environment variables, in order.
     pub env: Vec<(String, String)>,
@@ -57,6 +57,8 @@ pub struct Workload {
     pub egress: Vec<Egress>,
     /// Writable scratch directory (an emptyDir), since the root filesystem is read-only.
     pub scratch_dir: String,
+    /// Further folders the process writes, each an emptyDir.
+    pub writable_dirs: Vec<String>,
     /// Numeric user and group the process runs as.
     pub run_as: (i64, i64),
     /// Seconds the process needs after SIGTERM to finish accepted work.
@@ -87,8 +89,8 @@ impl MetricsEndpoint {
 /// HTTP paths of the probes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbePaths {
-    /// Start-up probe.
-    pub startup: String,
+    /// Start-up probe, when there is one.
+    pub startup: Option<String>,
     /// Liveness probe.
     pub liveness: String,
     /// Readiness probe.

@@ -20,7 +20,7 @@ pub fn server_settings(env: &Environment) -> &AkidbEmbed {
 pub fn server_settings_mut(env: &mut Environment) -> &mut AkidbEmbed {
     match env.components.values_mut().next() {
         Some(Component::AkidbEmbed(s)) => s,
-        None => panic!("environment `{}` runs no component", env.namespace),
+        _ => panic!("environment `{}` runs no akidb_embed first", env.namespace),
     }
 }
 

@@ -2,3 +2,4 @@
 //! only that kind needs and the function that turns its settings into a [`crate::Plan`].
 
 pub mod akidb_embed;
+pub mod container;

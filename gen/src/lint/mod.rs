@@ -12,7 +12,7 @@ use std::fmt;
 pub use self::index::{Index, pod_annotations, pod_labels, pod_spec, quantity_value};
 pub use self::waivers::{Outcome, check_waivers, lint_with_waivers};
 use crate::objects::Object;
-use crate::settings::{Environment, External};
+use crate::settings::{Component, Environment, External};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -84,8 +84,9 @@ impl Context {
         Context {
             namespace: env.namespace.to_string(),
             secrets: env
-                .akidb_embeds()
-                .flat_map(|(_, c)| c.declared_secrets())
+                .components
+                .values()
+                .flat_map(Component::declared_secrets)
                 .collect(),
             external: env.external.clone(),
         }

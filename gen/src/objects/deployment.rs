@@ -28,6 +28,8 @@ const CONFIG_VOLUME: &str = "config";
 const SCRATCH_VOLUME: &str = "tmp";
 /// Bound on the scratch emptyDir, so a runaway writer is evicted rather than filling the node.
 const SCRATCH_SIZE: &str = "64Mi";
+/// Bound on each further writable folder (caches, pid files, uploads in flight).
+const WRITABLE_SIZE: &str = "256Mi";
 
 /// Builds the Deployment.
 #[must_use]
@@ -146,11 +148,15 @@ fn container(plan: &Plan<'_>) -> Container {
         name: w.container_name.clone(),
         image: Some(w.image.clone()),
         image_pull_policy: Some(w.pull_policy.clone()),
-        command: Some(w.command.clone()),
-        args: Some(w.args.clone()),
+        command: (!w.command.is_empty()).then(|| w.command.clone()),
+        args: (!w.args.is_empty()).then(|| w.args.clone()),
         env: Some(env_vars(plan)),
         ports: Some(ports),
-        startup_probe: Some(probe(&w.probe_paths.startup, &probes.startup)),
+        startup_probe: w
+            .probe_paths
+            .startup
+            .as_ref()
+            .map(|path| probe(path, &probes.startup)),
         liveness_probe: Some(probe(&w.probe_paths.liveness, &probes.liveness)),
         readiness_probe: Some(probe(&w.probe_paths.readiness, &probes.readiness)),
         resources: Some(ResourceRequirements {
@@ -274,6 +280,11 @@ fn env_vars(plan: &Plan<'_>) -> Vec<EnvVar> {
     plain.chain(from_secrets).collect()
 }
 
+/// Volume name of the `index`th writable folder.
+fn writable_volume_name(index: usize) -> String {
+    format!("writable-{index}")
+}
+
 /// Volume name of the `index`th declared Secret.
 fn secret_volume_name(index: usize) -> String {
     format!("secret-{index}")
@@ -321,6 +332,9 @@ fn volume_mounts(plan: &Plan<'_>) -> Vec<VolumeMount> {
         out.push(mount(&d.name, &d.mount_path, d.read_only));
     }
     out.push(mount(SCRATCH_VOLUME, &w.scratch_dir, false));
+    for (i, dir) in w.writable_dirs.iter().enumerate() {
+        out.push(mount(&writable_volume_name(i), dir, false));
+    }
     for files in &w.secret_files {
         out.push(mount(&files.volume, &files.mount_dir, true));
     }
@@ -364,6 +378,16 @@ fn volumes(plan: &Plan<'_>) -> Vec<Volume> {
         }),
         ..Volume::default()
     });
+    for i in 0..w.writable_dirs.len() {
+        out.push(Volume {
+            name: writable_volume_name(i),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(Quantity(WRITABLE_SIZE.to_owned())),
+                medium: None,
+            }),
+            ..Volume::default()
+        });
+    }
     for files in &w.secret_files {
         out.push(Volume {
             name: files.volume.clone(),

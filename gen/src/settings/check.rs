@@ -47,7 +47,7 @@ pub fn check(env: &Environment) -> Vec<Problem> {
     for (name, component) in &env.components {
         let mut problems = Problems::under(&format!("components.{name}.{}", component.kind()));
         check_pod(&component.pod(), &mut problems);
-        check_image(component.image(), &mut problems);
+        check_image(&component.image(), &mut problems);
         out.extend(problems.list);
     }
     out

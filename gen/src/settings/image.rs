@@ -279,3 +279,41 @@ mod tests {
         assert!(Repository::new("localhost:5000/app").is_ok());
     }
 }
+
+/// The image of a component whose software is not ours: the repository is required, and
+/// so is a tag or a digest (no version of ours to default to).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedImage {
+    /// Registry and repository, without tag, e.g. `docker.io/library/nginx`. Required.
+    #[schemars(with = "String")]
+    pub repository: Repository,
+    /// Tag, e.g. `1.27.3`. `latest` is refused. Give a tag or a digest.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub tag: Option<Tag>,
+    /// Content digest, `sha256:…`; wins over any tag.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub digest: Option<Digest>,
+    /// When the kubelet pulls the image. Default `IfNotPresent`.
+    #[serde(default = "default_pull_policy")]
+    pub pull_policy: PullPolicy,
+}
+
+const fn default_pull_policy() -> PullPolicy {
+    PullPolicy::IfNotPresent
+}
+
+impl PinnedImage {
+    /// As an [`Image`], for the shared pin logic and checks.
+    #[must_use]
+    pub fn to_image(&self) -> Image {
+        Image {
+            repository: self.repository.clone(),
+            tag: self.tag.clone(),
+            digest: self.digest.clone(),
+            pull_policy: self.pull_policy,
+        }
+    }
+}

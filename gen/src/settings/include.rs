@@ -4,7 +4,10 @@
 
 use std::collections::btree_map::Entry;
 
-use super::{Component, ComponentsFile, Environment, Problem};
+use super::{
+    Autoscaling, Component, ComponentsFile, DnsLabel, Environment, IngressSettings, Problem,
+    Resources, Sizing,
+};
 
 /// Adds the components of `included` (the file `include` names) to `env`; a name that
 /// `env` defines too is a problem.
@@ -48,32 +51,81 @@ pub fn apply_sizing(env: &mut Environment) -> Vec<Problem> {
         };
         match component {
             Component::AkidbEmbed(s) => {
-                if let Some(r) = sizing.replicas {
-                    s.replicas = Some(r);
-                }
-                if let Some(a) = &sizing.autoscaling {
-                    s.autoscaling = Some(a.clone());
-                }
-                if let Some(r) = &sizing.resources {
-                    s.resources = r.clone();
-                }
+                let s = s.as_mut();
+                size_pod(
+                    PodFields {
+                        replicas: &mut s.replicas,
+                        autoscaling: &mut s.autoscaling,
+                        resources: &mut s.resources,
+                        ingress: &mut s.ingress,
+                    },
+                    sizing,
+                    name,
+                    &mut problems,
+                );
                 if let Some(size) = &sizing.size {
                     s.model_cache.size = *size;
                 }
                 if let Some(class) = &sizing.storage_class {
                     s.model_cache.storage_class = Some(class.clone());
                 }
-                if let Some(hosts) = &sizing.hosts {
-                    match &mut s.ingress {
-                        Some(ingress) => ingress.hosts.clone_from(hosts),
-                        None => problems.push(Problem::new(
-                            format!("sizing.{name}.hosts"),
-                            "the component has no `ingress` to set hosts on",
-                        )),
+            }
+            Component::Deployment(s) => {
+                let s = s.as_mut();
+                size_pod(
+                    PodFields {
+                        replicas: &mut s.replicas,
+                        autoscaling: &mut s.autoscaling,
+                        resources: &mut s.resources,
+                        ingress: &mut s.ingress,
+                    },
+                    sizing,
+                    name,
+                    &mut problems,
+                );
+                for (field, given) in [
+                    ("size", sizing.size.is_some()),
+                    ("storage_class", sizing.storage_class.is_some()),
+                ] {
+                    if given {
+                        problems.push(Problem::new(
+                            format!("sizing.{name}.{field}"),
+                            "the component is a `deployment`, which has no volume to size",
+                        ));
                     }
                 }
             }
         }
     }
     problems
+}
+
+/// The sizes every pod-owning kind has, to overwrite.
+struct PodFields<'a> {
+    replicas: &'a mut Option<u32>,
+    autoscaling: &'a mut Option<Autoscaling>,
+    resources: &'a mut Resources,
+    ingress: &'a mut Option<IngressSettings>,
+}
+
+/// Overwrites each size `sizing` gives, whole.
+fn size_pod(pod: PodFields<'_>, sizing: &Sizing, name: &DnsLabel, problems: &mut Vec<Problem>) {
+    if let Some(r) = sizing.replicas {
+        *pod.replicas = Some(r);
+    }
+    if let Some(a) = &sizing.autoscaling {
+        *pod.autoscaling = Some(a.clone());
+    }
+    if let Some(r) = &sizing.resources {
+        *pod.resources = r.clone();
+    }
+    if let Some(hosts) = &sizing.hosts {
+        match pod.ingress {
+            Some(ingress) => ingress.hosts.clone_from(hosts),
+            None => problems.push(Problem::new(
+                format!("sizing.{name}.hosts"),
+                "the component has no `ingress` to set hosts on",
+            )),
+        }
+    }
 }

@@ -6,6 +6,7 @@
 pub mod akidb_embed;
 pub mod blue_green;
 pub mod check;
+pub mod container;
 pub mod image;
 pub mod include;
 pub mod load;
@@ -48,7 +49,7 @@ pub struct Environment {
     pub include: Option<String>,
     /// The application's parts, by name (a DNS label; it names their objects). Each is
     /// one kind, written as the only key under its name: `akidb_embed` (this repository's
-    /// embedding server). Default none.
+    /// embedding server) or `deployment` (any other container image). Default none.
     #[serde(default)]
     pub components: BTreeMap<DnsLabel, Component>,
     /// Sizes for included components, by name: each given field replaces the component's
@@ -78,8 +79,9 @@ impl Environment {
 
     /// Every `akidb_embed` component, with its name.
     pub fn akidb_embeds(&self) -> impl Iterator<Item = (&DnsLabel, &AkidbEmbed)> {
-        self.components.iter().map(|(name, c)| match c {
-            Component::AkidbEmbed(s) => (name, s.as_ref()),
+        self.components.iter().filter_map(|(name, c)| match c {
+            Component::AkidbEmbed(s) => Some((name, s.as_ref())),
+            Component::Deployment(_) => None,
         })
     }
 }
@@ -91,6 +93,9 @@ pub enum Component {
     /// The akidb-embed server of this repository: ports, probes, command and configuration
     /// from its own contract.
     AkidbEmbed(Box<AkidbEmbed>),
+    /// A container image we did not write, as a Deployment: image, command, env, port,
+    /// probe paths, writable folders and user all from these settings.
+    Deployment(Box<container::ContainerDeployment>),
 }
 
 impl Component {
@@ -99,6 +104,7 @@ impl Component {
     pub const fn kind(&self) -> &'static str {
         match self {
             Component::AkidbEmbed(_) => "akidb_embed",
+            Component::Deployment(_) => "deployment",
         }
     }
 
@@ -107,14 +113,34 @@ impl Component {
     pub fn pod(&self) -> pod::PodSettings<'_> {
         match self {
             Component::AkidbEmbed(s) => s.pod(),
+            Component::Deployment(s) => s.pod(),
         }
     }
 
     /// The image the component's pods run.
     #[must_use]
-    pub fn image(&self) -> &Image {
+    pub fn image(&self) -> Image {
         match self {
-            Component::AkidbEmbed(s) => &s.image,
+            Component::AkidbEmbed(s) => s.image.clone(),
+            Component::Deployment(s) => s.image.to_image(),
+        }
+    }
+
+    /// Every Secret the component's pods read, with the keys they read from it.
+    #[must_use]
+    pub fn declared_secrets(&self) -> Vec<(String, Vec<String>)> {
+        match self {
+            Component::AkidbEmbed(s) => s.declared_secrets(),
+            Component::Deployment(s) => s
+                .secrets
+                .iter()
+                .map(|x| {
+                    (
+                        x.name.to_string(),
+                        x.env.values().map(ToString::to_string).collect(),
+                    )
+                })
+                .collect(),
         }
     }
 }

@@ -52,7 +52,7 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
                 path: routes::METRICS.to_owned(),
             }),
         probe_paths: ProbePaths {
-            startup: routes::HEALTH_STARTUP.to_owned(),
+            startup: Some(routes::HEALTH_STARTUP.to_owned()),
             liveness: routes::HEALTH_LIVE.to_owned(),
             readiness: routes::HEALTH_READY.to_owned(),
         },
@@ -85,6 +85,7 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
             Vec::new()
         },
         scratch_dir: container::TMP_DIR.to_owned(),
+        writable_dirs: Vec::new(),
         run_as: (container::RUN_AS_USER, container::RUN_AS_GROUP),
         drain_timeout_secs: config.server.drain_timeout_secs,
         body_limit_bytes: config.server.body_limit_bytes,

@@ -1,0 +1,82 @@
+//! What a `deployment` component must say for its pod to run: a pinned image, a real port,
+//! probe paths, folders that are absolute and distinct, and a user that is not root.
+
+use std::path::Path;
+
+use crate::settings::check::Problems;
+use crate::settings::container::ContainerDeployment;
+use crate::settings::{Component, Environment, Problem};
+
+use super::TMP_DIR;
+
+/// Every problem of the `deployment` components of `env`.
+#[must_use]
+pub fn check(env: &Environment) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (name, component) in &env.components {
+        let Component::Deployment(settings) = component else {
+            continue;
+        };
+        let mut problems = Problems::under(&format!("components.{name}.deployment"));
+        check_one(settings, &mut problems);
+        out.extend(problems.list);
+    }
+    out
+}
+
+fn check_one(s: &ContainerDeployment, out: &mut Problems) {
+    if s.image.tag.is_none() && s.image.digest.is_none() {
+        out.add(
+            "image",
+            "names no tag and no digest; pin one (e.g. `tag: 1.27.3`) so every rollout runs the same image",
+        );
+    }
+    if s.port == 0 {
+        out.add(
+            "port",
+            "is 0; give the port the container listens on (1 to 65535)",
+        );
+    }
+    for (key, path) in [
+        ("health.liveness", Some(&s.health.liveness)),
+        ("health.readiness", Some(&s.health.readiness)),
+        ("health.startup", s.health.startup.as_ref()),
+    ] {
+        if let Some(p) = path
+            && !p.starts_with('/')
+        {
+            out.add(key, format!("is `{p}`; an HTTP path starts with `/`"));
+        }
+    }
+    for (i, dir) in s.writable_dirs.iter().enumerate() {
+        let key = format!("writable_dirs[{i}]");
+        let p = Path::new(dir);
+        if !p.is_absolute() || p == Path::new("/") {
+            out.add(
+                key,
+                format!("is `{dir}`; give an absolute folder other than `/`"),
+            );
+        } else if p == Path::new(TMP_DIR) {
+            out.add(
+                key,
+                format!("is `{TMP_DIR}`, which is always writable; remove it"),
+            );
+        } else if s.writable_dirs[..i]
+            .iter()
+            .any(|d| Path::new(d).starts_with(p) || p.starts_with(d))
+        {
+            out.add(key, format!("`{dir}` overlaps an earlier writable folder"));
+        }
+    }
+    for (key, id) in [
+        ("run_as.user", s.run_as.user),
+        ("run_as.group", s.run_as.group),
+    ] {
+        if id < 1 {
+            out.add(
+                key,
+                format!("is {id}; pods run as a non-root user and group (1 or more)"),
+            );
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The `deployment` kind as a [`Workload`]: a container image we did not write, so every
+//! fact the objects need (port, probe paths, folders, user) comes from its settings, which
+//! [`check`] holds to what the pod can actually run.
+
+pub mod check;
+
+use crate::settings::container::ContainerDeployment;
+use crate::settings::image::{Pin, Tag};
+use crate::settings::{DnsLabel, Environment};
+use crate::workload::{Plan, ProbePaths, Workload};
+
+/// Writable scratch folder every pod gets.
+const TMP_DIR: &str = "/tmp";
+/// Largest request body proxies let through when nothing else is said (ingress-nginx's own
+/// default, 1 MiB).
+const BODY_LIMIT_BYTES: u64 = 1 << 20;
+/// Longest request proxies wait for when nothing else is said (ingress-nginx's default).
+const REQUEST_TIMEOUT_SECS: u32 = 60;
+
+/// Builds the plan of the `deployment` component `name` of `app`.
+#[must_use]
+pub fn plan<'a>(
+    app: &'a Environment,
+    name: &'a DnsLabel,
+    settings: &'a ContainerDeployment,
+) -> Plan<'a> {
+    let image = settings.image.to_image();
+    // The load stage requires a tag or a digest, so this default is never used.
+    let no_tag = Tag::new("unpinned").unwrap_or_else(|e| unreachable!("a valid tag: {e}"));
+    let version = match image.pin(&no_tag) {
+        Pin::Tag(t) => Some(t.to_string()),
+        Pin::Digest(_) => None,
+    };
+    let workload = Workload {
+        app: name.to_string(),
+        component: name.to_string(),
+        part_of: app.part_of().to_string(),
+        version,
+        container_name: name.to_string(),
+        image: image.reference(&no_tag),
+        pull_policy: image.pull_policy.as_str().to_owned(),
+        command: settings.command.clone(),
+        args: settings.args.clone(),
+        env: settings
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        api_port: settings.port,
+        metrics: None,
+        probe_paths: ProbePaths {
+            startup: settings.health.startup.clone(),
+            liveness: settings.health.liveness.clone(),
+            readiness: settings.health.readiness.clone(),
+        },
+        config: None,
+        data: None,
+        init: None,
+        secret_files: Vec::new(),
+        egress: Vec::new(),
+        scratch_dir: TMP_DIR.to_owned(),
+        writable_dirs: settings.writable_dirs.clone(),
+        run_as: (settings.run_as.user, settings.run_as.group),
+        drain_timeout_secs: settings.drain_seconds,
+        body_limit_bytes: BODY_LIMIT_BYTES,
+        request_timeout_secs: REQUEST_TIMEOUT_SECS,
+    };
+    Plan {
+        app,
+        name,
+        settings: settings.pod(),
+        workload,
+        color: None,
+        blue_green: None,
+    }
+}

@@ -1,0 +1,143 @@
+//! Settings of the `deployment` component: a container image we did not write, run as a
+//! Deployment. Nothing comes from a contract here, so everything the pod needs (ports,
+//! probe paths, writable folders, user) is said in the settings and checked.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::image::PinnedImage;
+use super::pod::PodSettings;
+use super::{
+    Autoscaling, DisruptionBudget, EnvVarName, IngressSettings, NetworkPolicySettings, Probes,
+    Resources, SecretRef, ServiceSettings, Spread,
+};
+
+/// A container of someone else's image, its Deployment, Service and policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerDeployment {
+    /// The image, pinned by tag or digest. Required.
+    pub image: PinnedImage,
+    /// Entrypoint. Default: the image's own.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Arguments. Default: the image's own.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment variables with literal values; values from Secrets go under `secrets`.
+    /// Default none.
+    #[serde(default)]
+    pub env: BTreeMap<EnvVarName, String>,
+    /// The container port that serves the API and the probes (named `http`). Required.
+    pub port: u16,
+    /// HTTP paths of the probes, on `port`. Required.
+    pub health: HealthPaths,
+    /// Folders the process writes, each an emptyDir, so the root filesystem stays
+    /// read-only (`/tmp` always is one). Absolute paths. Default none.
+    #[serde(default)]
+    pub writable_dirs: Vec<String>,
+    /// Numeric user and group the process runs as; never root. Default `1000`/`1000`.
+    #[serde(default)]
+    pub run_as: RunAs,
+    /// Seconds the process needs after SIGTERM to finish its work. Default `20`.
+    #[serde(default = "default_drain_seconds")]
+    pub drain_seconds: u32,
+    /// Fixed replica count. Only without `autoscaling`. Default `1`.
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// HorizontalPodAutoscaler. Absent: no autoscaling.
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+    /// CPU and memory of the container. Default: 1 CPU / 2Gi requested, 2 CPU / 4Gi limit.
+    #[serde(default)]
+    pub resources: Resources,
+    /// The Service in front of the pods. Default: ClusterIP on port 80.
+    #[serde(default)]
+    pub service: ServiceSettings,
+    /// Ingress. Absent: none.
+    #[serde(default)]
+    pub ingress: Option<IngressSettings>,
+    /// PodDisruptionBudget. Absent: none.
+    #[serde(default)]
+    pub disruption_budget: Option<DisruptionBudget>,
+    /// NetworkPolicy. Default: on, admitting the ingress controller only, egress DNS only.
+    #[serde(default)]
+    pub network_policy: NetworkPolicySettings,
+    /// How replicas spread over nodes. Default: prefer different nodes.
+    #[serde(default)]
+    pub spread: Spread,
+    /// Probe timings. Defaults on each probe.
+    #[serde(default)]
+    pub probes: Probes,
+    /// Seconds the pod keeps serving after it is told to stop. Default `10`.
+    #[serde(default = "default_pre_stop_sleep")]
+    pub pre_stop_sleep_seconds: u32,
+    /// Secrets the pods read (created outside the generator). Default none.
+    #[serde(default)]
+    pub secrets: Vec<SecretRef>,
+}
+
+const fn default_drain_seconds() -> u32 {
+    20
+}
+
+const fn default_pre_stop_sleep() -> u32 {
+    10
+}
+
+/// HTTP paths the kubelet probes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthPaths {
+    /// Start-up probe: until it answers, liveness waits. Absent: no start-up probe.
+    #[serde(default)]
+    pub startup: Option<String>,
+    /// Liveness: a failure restarts the container. Required.
+    pub liveness: String,
+    /// Readiness: a failure takes the pod out of its Services. Required.
+    pub readiness: String,
+}
+
+/// A numeric user and group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunAs {
+    /// User id, at least 1. Default `1000`.
+    pub user: i64,
+    /// Group id, at least 1. Default `1000`.
+    pub group: i64,
+}
+
+impl Default for RunAs {
+    fn default() -> Self {
+        RunAs {
+            user: 1000,
+            group: 1000,
+        }
+    }
+}
+
+impl ContainerDeployment {
+    /// The settings every pod-owning kind has.
+    #[must_use]
+    pub fn pod(&self) -> PodSettings<'_> {
+        PodSettings {
+            replicas: self.replicas,
+            autoscaling: self.autoscaling.as_ref(),
+            resources: &self.resources,
+            service: &self.service,
+            ingress: self.ingress.as_ref(),
+            disruption_budget: self.disruption_budget.as_ref(),
+            data_claim: None,
+            data_claim_key: "",
+            network_policy: &self.network_policy,
+            spread: &self.spread,
+            probes: &self.probes,
+            pre_stop_sleep_seconds: self.pre_stop_sleep_seconds,
+            secrets: &self.secrets,
+            monitoring: None,
+        }
+    }
+}

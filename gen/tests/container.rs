@@ -1,0 +1,224 @@
+//! The `deployment` kind: an image we did not write (seed 003's todo chatbot: a Next.js
+//! frontend and a FastAPI backend) beside the embedding server, in one application;
+//! rendered, held to every rule, and strictly valid for Kubernetes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use akidb_gen::lint::{self, Index};
+use akidb_gen::objects::Object;
+use akidb_gen::pipeline;
+use akidb_gen::pipeline::load_str;
+
+const CHATBOT: &str = r#"
+namespace: todo
+part_of: todo-chatbot
+components:
+  frontend:
+    deployment:
+      image: {repository: ghcr.io/example/todo-frontend, tag: 1.4.2}
+      port: 3000
+      health: {liveness: /api/live, readiness: /api/health}
+      env: {NEXT_PUBLIC_API_URL: "https://todo.example.com/api", NODE_ENV: production}
+      writable_dirs: [/app/.next/cache]
+      resources:
+        requests: {cpu: 100m, memory: 256Mi}
+        limits: {cpu: 500m, memory: 512Mi}
+      replicas: 2
+      ingress: {hosts: [todo.example.com]}
+  backend:
+    deployment:
+      image: {repository: ghcr.io/example/todo-backend, digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+      command: [uvicorn]
+      args: [app.main:app, --host, 0.0.0.0, --port, "8000"]
+      port: 8000
+      health: {startup: /health, liveness: /health, readiness: /ready}
+      run_as: {user: 10001, group: 10001}
+      resources:
+        requests: {cpu: 250m, memory: 256Mi}
+        limits: {cpu: 1, memory: 1Gi}
+      autoscaling: {min_replicas: 2, max_replicas: 5}
+      disruption_budget: {max_unavailable: 1}
+      secrets:
+        - name: backend-db
+          env: {DATABASE_URL: url}
+  embed:
+    akidb_embed:
+      models: {source: prefilled}
+"#;
+
+fn objects() -> Vec<Object> {
+    let env = load_str(CHATBOT, "todo.yaml").unwrap_or_else(|e| panic!("{e}"));
+    pipeline::objects(&env, "todo")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .objects
+}
+
+fn container(objects: &[Object], deployment: &str) -> k8s_openapi::api::core::v1::Container {
+    let index = Index::new(objects);
+    let d = index
+        .deployments()
+        .find(|d| d.metadata.name.as_deref() == Some(deployment))
+        .unwrap_or_else(|| panic!("no Deployment {deployment}"));
+    lint::pod_spec(d).unwrap().containers[0].clone()
+}
+
+#[test]
+fn each_component_gets_its_own_pods_from_its_own_settings() {
+    let objects = objects();
+    let index = Index::new(&objects);
+    let names: Vec<&str> = index
+        .deployments()
+        .filter_map(|d| d.metadata.name.as_deref())
+        .collect();
+    assert_eq!(names, ["backend", "embed", "frontend"]);
+
+    let backend = container(&objects, "backend");
+    assert_eq!(
+        backend.image.as_deref(),
+        Some(
+            "ghcr.io/example/todo-backend@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        )
+    );
+    assert_eq!(
+        backend.command.as_deref(),
+        Some(&["uvicorn".to_owned()][..])
+    );
+    let port = &backend.ports.as_ref().unwrap()[0];
+    assert_eq!(
+        (port.name.as_deref(), port.container_port),
+        (Some("http"), 8000)
+    );
+    let path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .and_then(|g| g.path.clone())
+    };
+    assert_eq!(path(&backend.startup_probe).as_deref(), Some("/health"));
+    assert_eq!(path(&backend.readiness_probe).as_deref(), Some("/ready"));
+    assert!(
+        backend
+            .env
+            .iter()
+            .flatten()
+            .any(|e| e.name == "DATABASE_URL" && e.value.is_none()),
+        "the database URL comes from its Secret"
+    );
+    // Not our server: none of its contract leaks in.
+    let yaml = serde_json::to_string(&objects).unwrap();
+    let backend_json = serde_json::to_string(&backend).unwrap();
+    assert!(!backend_json.contains("akidb"), "{backend_json}");
+    assert!(
+        yaml.contains("\"runAsUser\":10001"),
+        "the backend's own user"
+    );
+
+    let frontend = container(&objects, "frontend");
+    assert_eq!(frontend.command, None, "the image's own entrypoint");
+    assert_eq!(frontend.args, None);
+    assert_eq!(frontend.startup_probe, None, "no start-up probe asked for");
+    let mounts: Vec<&str> = frontend
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| m.mount_path.as_str())
+        .collect();
+    assert_eq!(mounts, ["/tmp", "/app/.next/cache"]);
+    let sc = frontend.security_context.unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.capabilities.unwrap().drop, Some(vec!["ALL".to_owned()]));
+
+    // Each has its Service, the backend its autoscaler and budget, the frontend its Ingress.
+    for kind_name in [
+        "Service/backend",
+        "Service/frontend",
+        "Service/embed",
+        "HorizontalPodAutoscaler/backend",
+        "PodDisruptionBudget/backend",
+        "Ingress/frontend",
+        "NetworkPolicy/frontend",
+        "ConfigMap/embed-config",
+    ] {
+        let (kind, name) = kind_name.split_once('/').unwrap();
+        assert!(index.has(kind, name), "{kind_name} missing");
+    }
+    assert!(
+        !index.has("ConfigMap", "frontend-config"),
+        "no config files asked for"
+    );
+}
+
+#[test]
+fn the_application_is_strictly_valid_for_kubernetes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("todo.yaml");
+    std::fs::write(&file, CHATBOT).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let validator = std::env::var_os("KUBERNETES_VALIDATE")
+        .map_or_else(|| root.join(".venv/bin/kubernetes-validate"), PathBuf::from);
+    assert!(
+        validator.is_file(),
+        "kubernetes-validate not found at {}: run `make tools`",
+        validator.display()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_gen"))
+        .arg("check")
+        .arg(&file)
+        .env("KUBERNETES_VALIDATE", &validator)
+        .env("KUBECONFORM", "/nonexistent/kubeconform")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("rules: ok"), "{text}");
+}
+
+#[test]
+fn what_the_pod_could_not_run_is_refused_at_its_setting() {
+    let cases = [
+        (
+            "image: {repository: ghcr.io/x/y}",
+            "components.web.deployment.image",
+            "names no tag and no digest",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: latest}",
+            "components.web.deployment.image.tag",
+            "`latest` is refused",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      writable_dirs: [cache]",
+            "components.web.deployment.writable_dirs[0]",
+            "absolute folder",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      run_as: {user: 0}",
+            "components.web.deployment.run_as.user",
+            "non-root",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      replicas: 2\n      autoscaling: {min_replicas: 1, max_replicas: 3}",
+            "components.web.deployment.replicas",
+            "owns the replica count",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      replicaz: 2",
+            "components.web.deployment",
+            "replicaz",
+        ),
+    ];
+    for (extra, setting, says) in cases {
+        let yaml = format!(
+            "namespace: a\ncomponents:\n  web:\n    deployment:\n      port: 8080\n      health: {{liveness: /, readiness: /}}\n      {extra}\n"
+        );
+        let err = load_str(&yaml, "a.yaml").unwrap_err().to_string();
+        assert!(
+            err.contains(setting) && err.contains(says),
+            "{extra}: expected `{setting}` and {says:?} in:\n{err}"
+        );
+    }
+}
