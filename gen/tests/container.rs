@@ -21,6 +21,9 @@ components:
       health: {liveness: /api/live, readiness: /api/health}
       env: {NEXT_PUBLIC_API_URL: "https://todo.example.com/api", NODE_ENV: production}
       writable_dirs: [/app/.next/cache]
+      config_files:
+        mount_dir: /app/config
+        files: {"features.json": '{"voice": false}'}
       resources:
         requests: {cpu: 100m, memory: 256Mi}
         limits: {cpu: 500m, memory: 512Mi}
@@ -123,7 +126,15 @@ fn each_component_gets_its_own_pods_from_its_own_settings() {
         .flatten()
         .map(|m| m.mount_path.as_str())
         .collect();
-    assert_eq!(mounts, ["/tmp", "/app/.next/cache"]);
+    assert_eq!(mounts, ["/app/config", "/tmp", "/app/.next/cache"]);
+    let cm = index
+        .config_maps()
+        .find(|c| c.metadata.name.as_deref() == Some("frontend-config"))
+        .expect("the frontend's config files");
+    assert_eq!(
+        cm.data.as_ref().unwrap()["features.json"],
+        r#"{"voice": false}"#
+    );
     let sc = frontend.security_context.unwrap();
     assert_eq!(sc.read_only_root_filesystem, Some(true));
     assert_eq!(sc.capabilities.unwrap().drop, Some(vec!["ALL".to_owned()]));
@@ -143,7 +154,7 @@ fn each_component_gets_its_own_pods_from_its_own_settings() {
         assert!(index.has(kind, name), "{kind_name} missing");
     }
     assert!(
-        !index.has("ConfigMap", "frontend-config"),
+        !index.has("ConfigMap", "backend-config"),
         "no config files asked for"
     );
 }
@@ -196,6 +207,11 @@ fn what_the_pod_could_not_run_is_refused_at_its_setting() {
             "absolute folder",
         ),
         (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      config_files: {mount_dir: /tmp/conf, files: {a: b}}",
+            "components.web.deployment.config_files.mount_dir",
+            "overlaps a writable folder",
+        ),
+        (
             "image: {repository: ghcr.io/x/y, tag: '1'}\n      run_as: {user: 0}",
             "components.web.deployment.run_as.user",
             "non-root",
@@ -221,4 +237,21 @@ fn what_the_pod_could_not_run_is_refused_at_its_setting() {
             "{extra}: expected `{setting}` and {says:?} in:\n{err}"
         );
     }
+}
+
+#[test]
+fn a_changed_config_file_rolls_the_pods() {
+    let checksum = |yaml: &str| {
+        let env = load_str(yaml, "todo.yaml").unwrap();
+        let objects = pipeline::objects(&env, "todo").unwrap().objects;
+        let index = Index::new(&objects);
+        let d = index
+            .deployments()
+            .find(|d| d.metadata.name.as_deref() == Some("frontend"))
+            .unwrap();
+        lint::pod_annotations(d)["checksum/config"].clone()
+    };
+    let before = checksum(CHATBOT);
+    let after = checksum(&CHATBOT.replace(r#"{"voice": false}"#, r#"{"voice": true}"#));
+    assert_ne!(before, after);
 }

@@ -34,6 +34,11 @@ pub struct ContainerDeployment {
     pub port: u16,
     /// HTTP paths of the probes, on `port`. Required.
     pub health: HealthPaths,
+    /// Configuration files, shipped in a ConfigMap `<name>-config` and mounted read-only
+    /// in `mount_dir`; a change to any file rolls the pods (the pod template carries their
+    /// checksum). Absent: none.
+    #[serde(default)]
+    pub config_files: Option<ConfigFilesSettings>,
     /// Folders the process writes, each an emptyDir, so the root filesystem stays
     /// read-only (`/tmp` always is one). Absolute paths. Default none.
     #[serde(default)]
@@ -85,6 +90,16 @@ const fn default_drain_seconds() -> u32 {
 
 const fn default_pre_stop_sleep() -> u32 {
     10
+}
+
+/// Files of a ConfigMap and where they appear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFilesSettings {
+    /// Absolute folder the files appear in (read-only). Required.
+    pub mount_dir: String,
+    /// File name to contents. At least one. Required.
+    pub files: BTreeMap<String, String>,
 }
 
 /// HTTP paths the kubelet probes.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::settings::check::Problems;
-use crate::settings::container::ContainerDeployment;
+use crate::settings::container::{ConfigFilesSettings, ContainerDeployment};
 use crate::settings::{Component, Environment, Problem};
 
 use super::TMP_DIR;
@@ -68,6 +68,9 @@ fn check_one(s: &ContainerDeployment, out: &mut Problems) {
             out.add(key, format!("`{dir}` overlaps an earlier writable folder"));
         }
     }
+    if let Some(c) = &s.config_files {
+        check_config_files(c, &s.writable_dirs, out);
+    }
     for (key, id) in [
         ("run_as.user", s.run_as.user),
         ("run_as.group", s.run_as.group),
@@ -76,6 +79,44 @@ fn check_one(s: &ContainerDeployment, out: &mut Problems) {
             out.add(
                 key,
                 format!("is {id}; pods run as a non-root user and group (1 or more)"),
+            );
+        }
+    }
+}
+
+fn check_config_files(c: &ConfigFilesSettings, writable: &[String], out: &mut Problems) {
+    let dir = Path::new(&c.mount_dir);
+    if !dir.is_absolute() || dir == Path::new("/") {
+        out.add(
+            "config_files.mount_dir",
+            format!(
+                "is `{}`; give an absolute folder other than `/`",
+                c.mount_dir
+            ),
+        );
+    } else if dir.starts_with(TMP_DIR)
+        || writable
+            .iter()
+            .any(|w| dir.starts_with(w) || Path::new(w).starts_with(dir))
+    {
+        out.add(
+            "config_files.mount_dir",
+            format!("`{}` overlaps a writable folder", c.mount_dir),
+        );
+    }
+    if c.files.is_empty() {
+        out.add("config_files.files", "is empty; list at least one file");
+    }
+    for name in c.files.keys() {
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch));
+        if !valid {
+            out.add(
+                format!("config_files.files.{name}"),
+                "is not a valid ConfigMap key: letters, digits, `-`, `_` and `.`",
             );
         }
     }

@@ -7,7 +7,7 @@ pub mod check;
 use crate::settings::container::ContainerDeployment;
 use crate::settings::image::{Pin, Tag};
 use crate::settings::{DnsLabel, Environment};
-use crate::workload::{Plan, ProbePaths, Workload};
+use crate::workload::{ConfigFiles, Plan, ProbePaths, Workload};
 
 /// Writable scratch folder every pod gets.
 const TMP_DIR: &str = "/tmp";
@@ -53,7 +53,10 @@ pub fn plan<'a>(
             liveness: settings.health.liveness.clone(),
             readiness: settings.health.readiness.clone(),
         },
-        config: None,
+        config: settings.config_files.as_ref().map(|c| ConfigFiles {
+            mount_dir: c.mount_dir.clone(),
+            files: c.files.clone(),
+        }),
         data: None,
         init: None,
         secret_files: Vec::new(),
