@@ -42,7 +42,7 @@ pub struct Workload {
     pub api_port: u16,
     /// Where Prometheus scrapes, when metrics are on.
     pub metrics: Option<MetricsEndpoint>,
-    /// Paths of the three probes, all served on [`Workload::api_port`].
+    /// The probes; HTTP and TCP ones go to [`Workload::api_port`].
     pub probe_paths: ProbePaths,
     /// Files mounted read-only from a ConfigMap.
     pub config: Option<ConfigFiles>,
@@ -86,15 +86,26 @@ impl MetricsEndpoint {
     }
 }
 
-/// HTTP paths of the probes.
+/// What each probe asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbePaths {
     /// Start-up probe, when there is one.
-    pub startup: Option<String>,
+    pub startup: Option<ProbeAction>,
     /// Liveness probe.
-    pub liveness: String,
+    pub liveness: ProbeAction,
     /// Readiness probe.
-    pub readiness: String,
+    pub readiness: ProbeAction,
+}
+
+/// How the kubelet asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeAction {
+    /// `GET` of this path on the API port.
+    Http(String),
+    /// A TCP connection to the API port.
+    Tcp,
+    /// This command inside the container; exit 0 is healthy.
+    Exec(Vec<String>),
 }
 
 /// Configuration files shipped in a ConfigMap.

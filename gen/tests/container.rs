@@ -9,6 +9,7 @@ use akidb_gen::lint::{self, Index};
 use akidb_gen::objects::Object;
 use akidb_gen::pipeline;
 use akidb_gen::pipeline::load_str;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 const CHATBOT: &str = r#"
 namespace: todo
@@ -18,7 +19,7 @@ components:
     deployment:
       image: {repository: ghcr.io/example/todo-frontend, tag: 1.4.2}
       port: 3000
-      health: {liveness: /api/live, readiness: /api/health}
+      health: {liveness: {http: /api/live}, readiness: {http: /api/health}}
       env: {NEXT_PUBLIC_API_URL: "https://todo.example.com/api", NODE_ENV: production}
       writable_dirs: [/app/.next/cache]
       config_files:
@@ -35,7 +36,7 @@ components:
       command: [uvicorn]
       args: [app.main:app, --host, 0.0.0.0, --port, "8000"]
       port: 8000
-      health: {startup: /health, liveness: /health, readiness: /ready}
+      health: {startup: {http: /health}, liveness: tcp, readiness: {http: /ready}}
       run_as: {user: 10001, group: 10001}
       resources:
         requests: {cpu: 250m, memory: 256Mi}
@@ -45,6 +46,15 @@ components:
       secrets:
         - name: backend-db
           env: {DATABASE_URL: url}
+  reminders:
+    deployment:
+      image: {repository: ghcr.io/example/todo-worker, tag: 1.4.2}
+      command: [python, -m, worker]
+      port: 9000
+      health: {liveness: {exec: [python, -m, worker.alive]}, readiness: tcp}
+      resources:
+        requests: {cpu: 50m, memory: 64Mi}
+        limits: {cpu: 200m, memory: 128Mi}
   embed:
     akidb_embed:
       models: {source: prefilled}
@@ -74,7 +84,7 @@ fn each_component_gets_its_own_pods_from_its_own_settings() {
         .deployments()
         .filter_map(|d| d.metadata.name.as_deref())
         .collect();
-    assert_eq!(names, ["backend", "embed", "frontend"]);
+    assert_eq!(names, ["backend", "embed", "frontend", "reminders"]);
 
     let backend = container(&objects, "backend");
     assert_eq!(
@@ -98,6 +108,25 @@ fn each_component_gets_its_own_pods_from_its_own_settings() {
             .and_then(|g| g.path.clone())
     };
     assert_eq!(path(&backend.startup_probe).as_deref(), Some("/health"));
+    let tcp = backend
+        .liveness_probe
+        .as_ref()
+        .unwrap()
+        .tcp_socket
+        .as_ref()
+        .unwrap();
+    assert_eq!(tcp.port, IntOrString::String("http".into()));
+    let worker = container(&objects, "reminders");
+    assert_eq!(
+        worker
+            .liveness_probe
+            .unwrap()
+            .exec
+            .unwrap()
+            .command
+            .unwrap(),
+        ["python", "-m", "worker.alive"]
+    );
     assert_eq!(path(&backend.readiness_probe).as_deref(), Some("/ready"));
     assert!(
         backend
@@ -212,6 +241,21 @@ fn what_the_pod_could_not_run_is_refused_at_its_setting() {
             "overlaps a writable folder",
         ),
         (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      health: {liveness: {http: live}, readiness: {exec: []}}",
+            "components.web.deployment.health.liveness.http",
+            "starts with `/`",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      health: {liveness: tcp, readiness: {exec: []}}",
+            "components.web.deployment.health.readiness.exec",
+            "name the program",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      health: {liveness: {grpc: 1}, readiness: tcp}",
+            "components.web.deployment.health.liveness",
+            "grpc",
+        ),
+        (
             "image: {repository: ghcr.io/x/y, tag: '1'}\n      run_as: {user: 0}",
             "components.web.deployment.run_as.user",
             "non-root",
@@ -228,8 +272,13 @@ fn what_the_pod_could_not_run_is_refused_at_its_setting() {
         ),
     ];
     for (extra, setting, says) in cases {
+        let health = if extra.contains("health:") {
+            ""
+        } else {
+            "      health: {liveness: {http: /}, readiness: tcp}\n"
+        };
         let yaml = format!(
-            "namespace: a\ncomponents:\n  web:\n    deployment:\n      port: 8080\n      health: {{liveness: /, readiness: /}}\n      {extra}\n"
+            "namespace: a\ncomponents:\n  web:\n    deployment:\n      port: 8080\n{health}      {extra}\n"
         );
         let err = load_str(&yaml, "a.yaml").unwrap_err().to_string();
         assert!(

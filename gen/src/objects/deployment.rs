@@ -8,10 +8,10 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler,
+    EnvVarSource, ExecAction, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler,
     PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
     ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext,
-    SleepAction, TopologySpreadConstraint, Volume, VolumeMount,
+    SleepAction, TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -19,7 +19,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{config_map, int, meta, pod_selector};
 use crate::settings::{CpuMemory, ProbeTiming, SpreadDomain, SpreadMode};
-use crate::workload::{EnvValue, HTTP_PORT_NAME, InitContainer, METRICS_PORT_NAME, Plan};
+use crate::workload::{
+    EnvValue, HTTP_PORT_NAME, InitContainer, METRICS_PORT_NAME, Plan, ProbeAction,
+};
 
 /// Pod template annotation holding the configuration checksum.
 pub const CONFIG_CHECKSUM_ANNOTATION: &str = "checksum/config";
@@ -299,20 +301,34 @@ fn port(name: &str, number: u16) -> ContainerPort {
     }
 }
 
-fn probe(path: &str, t: &ProbeTiming) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_owned()),
-            port: IntOrString::String(HTTP_PORT_NAME.to_owned()),
-            scheme: Some("HTTP".to_owned()),
-            ..HTTPGetAction::default()
-        }),
+fn probe(action: &ProbeAction, t: &ProbeTiming) -> Probe {
+    let mut p = Probe {
         period_seconds: Some(int(t.period_seconds)),
         timeout_seconds: Some(int(t.timeout_seconds)),
         failure_threshold: Some(int(t.failure_threshold)),
         success_threshold: Some(1),
         ..Probe::default()
+    };
+    let port = IntOrString::String(HTTP_PORT_NAME.to_owned());
+    match action {
+        ProbeAction::Http(path) => {
+            p.http_get = Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port,
+                scheme: Some("HTTP".to_owned()),
+                ..HTTPGetAction::default()
+            });
+        }
+        ProbeAction::Tcp => {
+            p.tcp_socket = Some(TCPSocketAction { port, host: None });
+        }
+        ProbeAction::Exec(command) => {
+            p.exec = Some(ExecAction {
+                command: Some(command.clone()),
+            });
+        }
     }
+    p
 }
 
 fn cpu_memory(r: &CpuMemory) -> BTreeMap<String, Quantity> {

@@ -102,17 +102,30 @@ pub struct ConfigFilesSettings {
     pub files: BTreeMap<String, String>,
 }
 
-/// HTTP paths the kubelet probes.
+/// What the kubelet probes: `{http: /path}` (a GET on `port`), `tcp` (a connection to
+/// `port`) or `{exec: [command, args...]}` (run in the container; exit 0 is healthy).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthPaths {
-    /// Start-up probe: until it answers, liveness waits. Absent: no start-up probe.
+    /// Start-up probe: until it succeeds, liveness waits. Absent: none.
     #[serde(default)]
-    pub startup: Option<String>,
+    pub startup: Option<ProbeCheck>,
     /// Liveness: a failure restarts the container. Required.
-    pub liveness: String,
+    pub liveness: ProbeCheck,
     /// Readiness: a failure takes the pod out of its Services. Required.
-    pub readiness: String,
+    pub readiness: ProbeCheck,
+}
+
+/// One probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeCheck {
+    /// `GET` of this path on `port`; 2xx and 3xx are healthy.
+    Http(String),
+    /// A TCP connection to `port`.
+    Tcp,
+    /// A command run in the container (no shell unless you name one).
+    Exec(Vec<String>),
 }
 
 /// A numeric user and group.

@@ -15,7 +15,7 @@ use crate::settings::models::ApiKeys;
 use crate::settings::{AkidbEmbed, DnsLabel, Environment, Image};
 use crate::workload::{
     Colors, ConfigFiles, DataVolume, Egress, EnvValue, InitContainer, MetricsEndpoint, Plan,
-    ProbePaths, Resources, SecretFiles, Workload,
+    ProbeAction, ProbePaths, Resources, SecretFiles, Workload,
 };
 
 /// Image tag used when an environment pins none: the server's own version, so a release
@@ -52,9 +52,9 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
                 path: routes::METRICS.to_owned(),
             }),
         probe_paths: ProbePaths {
-            startup: Some(routes::HEALTH_STARTUP.to_owned()),
-            liveness: routes::HEALTH_LIVE.to_owned(),
-            readiness: routes::HEALTH_READY.to_owned(),
+            startup: Some(ProbeAction::Http(routes::HEALTH_STARTUP.to_owned())),
+            liveness: ProbeAction::Http(routes::HEALTH_LIVE.to_owned()),
+            readiness: ProbeAction::Http(routes::HEALTH_READY.to_owned()),
         },
         config: Some(ConfigFiles {
             mount_dir: container::CONFIG_DIR.to_owned(),

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::settings::check::Problems;
-use crate::settings::container::{ConfigFilesSettings, ContainerDeployment};
+use crate::settings::container::{ConfigFilesSettings, ContainerDeployment, ProbeCheck};
 use crate::settings::{Component, Environment, Problem};
 
 use super::TMP_DIR;
@@ -37,15 +37,22 @@ fn check_one(s: &ContainerDeployment, out: &mut Problems) {
             "is 0; give the port the container listens on (1 to 65535)",
         );
     }
-    for (key, path) in [
+    for (key, check) in [
         ("health.liveness", Some(&s.health.liveness)),
         ("health.readiness", Some(&s.health.readiness)),
         ("health.startup", s.health.startup.as_ref()),
     ] {
-        if let Some(p) = path
-            && !p.starts_with('/')
-        {
-            out.add(key, format!("is `{p}`; an HTTP path starts with `/`"));
+        match check {
+            Some(ProbeCheck::Http(p)) if !p.starts_with('/') => {
+                out.add(
+                    format!("{key}.http"),
+                    format!("is `{p}`; an HTTP path starts with `/`"),
+                );
+            }
+            Some(ProbeCheck::Exec(command)) if command.first().is_none_or(String::is_empty) => {
+                out.add(format!("{key}.exec"), "is empty; name the program to run");
+            }
+            _ => {}
         }
     }
     for (i, dir) in s.writable_dirs.iter().enumerate() {

@@ -4,10 +4,10 @@
 
 pub mod check;
 
-use crate::settings::container::ContainerDeployment;
+use crate::settings::container::{ContainerDeployment, ProbeCheck};
 use crate::settings::image::{Pin, Tag};
 use crate::settings::{DnsLabel, Environment};
-use crate::workload::{ConfigFiles, Plan, ProbePaths, Workload};
+use crate::workload::{ConfigFiles, Plan, ProbeAction, ProbePaths, Workload};
 
 /// Writable scratch folder every pod gets.
 const TMP_DIR: &str = "/tmp";
@@ -49,9 +49,9 @@ pub fn plan<'a>(
         api_port: settings.port,
         metrics: None,
         probe_paths: ProbePaths {
-            startup: settings.health.startup.clone(),
-            liveness: settings.health.liveness.clone(),
-            readiness: settings.health.readiness.clone(),
+            startup: settings.health.startup.as_ref().map(action),
+            liveness: action(&settings.health.liveness),
+            readiness: action(&settings.health.readiness),
         },
         config: settings.config_files.as_ref().map(|c| ConfigFiles {
             mount_dir: c.mount_dir.clone(),
@@ -75,5 +75,13 @@ pub fn plan<'a>(
         workload,
         color: None,
         blue_green: None,
+    }
+}
+
+fn action(check: &ProbeCheck) -> ProbeAction {
+    match check {
+        ProbeCheck::Http(path) => ProbeAction::Http(path.clone()),
+        ProbeCheck::Tcp => ProbeAction::Tcp,
+        ProbeCheck::Exec(command) => ProbeAction::Exec(command.clone()),
     }
 }
