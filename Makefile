@@ -25,7 +25,7 @@ help: ## List the targets
 gen: ## Print prod's manifests (ENV=dev|staging|prod|path to pick another)
 	@$(CARGO) run -q -p gen -- $(or $(ENV),prod)
 
-out: ## Regenerate out/, environments/schema.json and environments/README.md
+out: ## Regenerate out/, environments/schema.json and README.md, and each examples/*/out/
 	$(CARGO) run -q -p gen -- write
 
 check-out: ## Fail if anything generated is stale

@@ -72,9 +72,10 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "out")]
         out: PathBuf,
     },
-    /// Regenerate everything: `out/<env>.yaml`, `out/kustomize/<env>/`, the schema and the settings reference.
+    /// Regenerate everything: `out/<env>.yaml`, `out/kustomize/<env>/`, the schema, the settings reference, and each example's `out/`.
     ///
-    /// Every environment is rendered in memory first; if any fails, nothing is written.
+    /// Every environment (and example) is rendered in memory first; if any fails, nothing
+    /// is written.
     /// Each file is then replaced atomically, and generated files that no environment
     /// produces any more are removed.
     Write {
@@ -84,6 +85,9 @@ pub enum Command {
         /// Write nothing; list stale files and exit 1 if any.
         #[arg(long)]
         check: bool,
+        /// Folder of examples: each `<example>/environments/` renders into `<example>/out/`.
+        #[arg(long, value_name = "DIR", default_value = "examples")]
+        examples: PathBuf,
     },
 }
 

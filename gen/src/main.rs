@@ -22,10 +22,15 @@ fn run(cli: Cli) -> Result<(), Error> {
             env,
             out,
         }),
-        Some(Command::Write { out, check }) => commands::write::run(&commands::write::Options {
+        Some(Command::Write {
+            out,
+            check,
+            examples,
+        }) => commands::write::run(&commands::write::Options {
             environments,
             out,
             check,
+            examples,
         }),
         // `required = true` on ENV with `subcommand_negates_reqs` guarantees it here.
         None => commands::render::run(&commands::render::Options {

@@ -53,16 +53,28 @@ pub struct Files {
 /// # Errors
 /// The first environment that fails to load or render; nothing is written.
 pub fn generate(catalog: &Catalog, out_dir: &Path) -> Result<Files, OutputError> {
-    let mut files = BTreeMap::new();
-    files.insert(
+    let mut rendered = generate_renders(catalog, out_dir)?;
+    rendered.files.insert(
         catalog.dir().join(SCHEMA_FILE),
         schema::environment_schema(),
     );
-    files.insert(
+    rendered.files.insert(
         catalog.dir().join(REFERENCE_FILE),
         reference::settings_reference(),
     );
-    files.insert(catalog.dir().join(RULES_FILE), lint::rules_reference());
+    rendered
+        .files
+        .insert(catalog.dir().join(RULES_FILE), lint::rules_reference());
+    Ok(rendered)
+}
+
+/// Renders every environment of `catalog` into files under `out_dir`, and nothing else
+/// (an example's environments point at the repository's schema).
+///
+/// # Errors
+/// The first environment that fails to load or render; nothing is written.
+pub fn generate_renders(catalog: &Catalog, out_dir: &Path) -> Result<Files, OutputError> {
+    let mut files = BTreeMap::new();
     let mut lint_outcomes = Vec::new();
     for name in catalog.names()? {
         let (source, env) = pipeline::load(catalog, &name)?;

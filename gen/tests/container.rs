@@ -189,11 +189,12 @@ fn each_component_gets_its_own_pods_from_its_own_settings() {
 }
 
 #[test]
-fn the_application_is_strictly_valid_for_kubernetes() {
+fn the_application_and_the_example_are_strictly_valid_for_kubernetes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("todo.yaml");
     std::fs::write(&file, CHATBOT).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = root.join("examples/todo-chatbot/environments/local.yaml");
     let validator = std::env::var_os("KUBERNETES_VALIDATE")
         .map_or_else(|| root.join(".venv/bin/kubernetes-validate"), PathBuf::from);
     assert!(
@@ -204,6 +205,7 @@ fn the_application_is_strictly_valid_for_kubernetes() {
     let out = Command::new(env!("CARGO_BIN_EXE_gen"))
         .arg("check")
         .arg(&file)
+        .arg(&example)
         .env("KUBERNETES_VALIDATE", &validator)
         .env("KUBECONFORM", "/nonexistent/kubeconform")
         .output()
@@ -214,7 +216,9 @@ fn the_application_is_strictly_valid_for_kubernetes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("rules: ok"), "{text}");
+    assert!(text.contains("todo: rules: ok"), "{text}");
+    assert!(text.contains("local: rules: ok"), "{text}");
+    assert!(text.contains("all 2 environment(s) passed"), "{text}");
 }
 
 #[test]

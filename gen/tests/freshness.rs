@@ -27,6 +27,44 @@ fn out_and_schema_are_fresh() {
 }
 
 #[test]
+fn every_example_is_fresh_and_passes_every_check() {
+    let examples = root().join("examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let dir = entry.unwrap().path();
+        let environments = dir.join("environments");
+        if !environments.is_dir() {
+            continue;
+        }
+        seen += 1;
+        let out_dir = dir.join("out");
+        let files = output::generate_renders(&Catalog::new(&environments), &out_dir).unwrap();
+        let stale = files.stale(&out_dir);
+        assert!(
+            stale.is_empty(),
+            "{}: stale; run `make out` and commit:\n{}",
+            dir.display(),
+            stale
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        for name in Catalog::new(&environments).names().unwrap() {
+            let text = std::fs::read_to_string(environments.join(format!("{name}.yaml"))).unwrap();
+            assert!(
+                text.starts_with(
+                    "# yaml-language-server: $schema=../../../environments/schema.json\n"
+                ),
+                "{}/{name}.yaml must point editors at the repository's schema",
+                environments.display()
+            );
+        }
+    }
+    assert!(seen > 0, "no example under {}", examples.display());
+}
+
+#[test]
 fn every_environment_file_points_editors_at_the_schema() {
     let catalog = Catalog::new(root().join("environments"));
     for name in catalog.names().unwrap() {
