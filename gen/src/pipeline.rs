@@ -75,13 +75,40 @@ fn load_str_in(text: &str, source_name: &str, dir: &Path) -> Result<Environment,
 /// Stage 2: the plan of every component of a loaded environment, in name order.
 #[must_use]
 pub fn plan(env: &Environment) -> Vec<Plan<'_>> {
-    env.components
+    let mut plans: Vec<Plan<'_>> = env
+        .components
         .iter()
         .map(|(name, component)| match component {
             Component::AkidbEmbed(s) => akidb_embed::plan(env, name, s),
             Component::Deployment(s) => container::plan(env, name, s),
         })
-        .collect()
+        .collect();
+    connect(&mut plans);
+    plans
+}
+
+/// Fills each plan's [`Connections`] from the `connects_to` of all of them (names that
+/// exist: the load stage checked).
+fn connect(plans: &mut [Plan<'_>]) {
+    let ends: Vec<_> = plans
+        .iter()
+        .map(|p| (p.name.clone(), p.selector_labels(), p.workload.api_port))
+        .collect();
+    let calls: Vec<Vec<crate::settings::DnsLabel>> = plans
+        .iter()
+        .map(|p| p.settings.connects_to.to_vec())
+        .collect();
+    for (caller, targets) in calls.iter().enumerate() {
+        for target in targets {
+            let Some(t) = ends.iter().position(|(n, _, _)| n == target) else {
+                continue;
+            };
+            let (labels, port) = (ends[t].1.clone(), ends[t].2);
+            plans[caller].connections.to.push((labels, port));
+            let from = ends[caller].1.clone();
+            plans[t].connections.from.push(from);
+        }
+    }
 }
 
 /// Stage 3: every object of the plans, in emission order.

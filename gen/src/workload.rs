@@ -205,6 +205,17 @@ pub struct Plan<'a> {
     pub color: Option<Color>,
     /// Blue-green: the colours that run and the one that serves. `None`: one Deployment.
     pub blue_green: Option<Colors>,
+    /// Pods of other components this one calls, and those that call it.
+    pub connections: Connections,
+}
+
+/// Traffic between the components of one application, as NetworkPolicies admit it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connections {
+    /// Pods this component calls: their selector labels and API port.
+    pub to: Vec<(BTreeMap<String, String>, u16)>,
+    /// Pods that call this component: their selector labels.
+    pub from: Vec<BTreeMap<String, String>>,
 }
 
 /// The colours of a blue-green component.

@@ -43,6 +43,7 @@ components:
         limits: {cpu: 1, memory: 1Gi}
       autoscaling: {min_replicas: 2, max_replicas: 5}
       disruption_budget: {max_unavailable: 1}
+      connects_to: [embed]
       secrets:
         - name: backend-db
           env: {DATABASE_URL: url}
@@ -260,6 +261,16 @@ fn what_the_pod_could_not_run_is_refused_at_its_setting() {
             "grpc",
         ),
         (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      connects_to: [api]",
+            "components.web.deployment.connects_to[0]",
+            "`api` names no component; components: web",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      connects_to: [web]",
+            "components.web.deployment.connects_to[0]",
+            "is the component itself",
+        ),
+        (
             "image: {repository: ghcr.io/x/y, tag: '1'}\n      run_as: {user: 0}",
             "components.web.deployment.run_as.user",
             "non-root",
@@ -307,4 +318,69 @@ fn a_changed_config_file_rolls_the_pods() {
     let before = checksum(CHATBOT);
     let after = checksum(&CHATBOT.replace(r#"{"voice": false}"#, r#"{"voice": true}"#));
     assert_ne!(before, after);
+}
+
+#[test]
+fn a_connection_opens_the_path_in_both_network_policies_and_nothing_else() {
+    let objects = objects();
+    let policy = |name: &str| {
+        objects
+            .iter()
+            .find_map(|o| match o {
+                Object::NetworkPolicy(p) if p.metadata.name.as_deref() == Some(name) => {
+                    p.spec.clone()
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    let selects = |peer: &k8s_openapi::api::networking::v1::NetworkPolicyPeer, instance: &str| {
+        peer.pod_selector
+            .as_ref()
+            .and_then(|s| s.match_labels.as_ref())
+            .is_some_and(|l| {
+                l.get("app.kubernetes.io/instance").map(String::as_str) == Some(instance)
+            })
+    };
+    // The backend may reach the embedding server's pods on their API port (8080)...
+    let backend = policy("backend");
+    assert!(
+        backend.egress.iter().flatten().any(|r| {
+            r.to.iter().flatten().any(|p| selects(p, "embed"))
+                && r.ports
+                    .iter()
+                    .flatten()
+                    .any(|p| p.port == Some(IntOrString::Int(8080)))
+        }),
+        "{backend:?}"
+    );
+    // ...the embedding server admits the backend's pods on its http port...
+    let embed = policy("embed");
+    assert!(
+        embed.ingress.iter().flatten().any(|r| r
+            .from
+            .iter()
+            .flatten()
+            .any(|p| selects(p, "backend"))),
+        "{embed:?}"
+    );
+    // ...and nobody else gained a path: the frontend neither calls nor is called.
+    let frontend = policy("frontend");
+    for rule in frontend.egress.iter().flatten() {
+        assert!(
+            !rule
+                .to
+                .iter()
+                .flatten()
+                .any(|p| p.pod_selector.is_some() && p.namespace_selector.is_none()),
+            "{rule:?}"
+        );
+    }
+    assert!(
+        !embed.ingress.iter().flatten().any(|r| r
+            .from
+            .iter()
+            .flatten()
+            .any(|p| selects(p, "frontend")))
+    );
 }

@@ -34,6 +34,16 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
         from: Some(api_from),
         ports: Some(vec![named(HTTP_PORT_NAME)]),
     }];
+    // Components of the application that call this one.
+    ingress.extend(
+        plan.connections
+            .from
+            .iter()
+            .map(|labels| NetworkPolicyIngressRule {
+                from: Some(vec![pod_peer(labels)]),
+                ports: Some(vec![named(HTTP_PORT_NAME)]),
+            }),
+    );
     if let Some(m) = &plan.workload.metrics {
         let port = if m.separate_from(plan.workload.api_port) {
             METRICS_PORT_NAME
@@ -79,6 +89,20 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
                 }]),
             }),
     );
+    // Components this one calls, on their API port.
+    egress.extend(
+        plan.connections
+            .to
+            .iter()
+            .map(|(labels, port)| NetworkPolicyEgressRule {
+                to: Some(vec![pod_peer(labels)]),
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::Int(int(*port))),
+                    protocol: Some("TCP".to_owned()),
+                    end_port: None,
+                }]),
+            }),
+    );
     egress.extend(np.extra_egress.iter().map(|rule| NetworkPolicyEgressRule {
         to: Some(vec![ip_peer(rule.cidr.as_str())]),
         ports: (!rule.tcp_ports.is_empty()).then(|| {
@@ -111,6 +135,17 @@ fn namespace_peer(namespace: &str) -> NetworkPolicyPeer {
                 NAMESPACE_NAME_LABEL.to_owned(),
                 namespace.to_owned(),
             )])),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+/// Pods of this namespace with `labels`.
+fn pod_peer(labels: &BTreeMap<String, String>) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(labels.clone()),
             ..LabelSelector::default()
         }),
         ..NetworkPolicyPeer::default()

@@ -8,8 +8,8 @@ use super::models::{ApiKeys, Models};
 use super::objectives::Objectives;
 use super::pod::PodSettings;
 use super::{
-    Autoscaling, DisruptionBudget, Image, IngressSettings, ModelCache, NetworkPolicySettings,
-    Probes, Resources, SecretRef, ServiceSettings, Spread,
+    Autoscaling, DisruptionBudget, DnsLabel, Image, IngressSettings, ModelCache,
+    NetworkPolicySettings, Probes, Resources, SecretRef, ServiceSettings, Spread,
 };
 
 /// The akidb-embed server: its pods, Service, Ingress, volume and configuration. Ports,
@@ -66,6 +66,10 @@ pub struct AkidbEmbed {
     /// How replicas spread over nodes. Default: prefer different nodes.
     #[serde(default)]
     pub spread: Spread,
+    /// Components this one calls: its NetworkPolicy lets its pods reach theirs on their API
+    /// port, and theirs admit it. Default none.
+    #[serde(default)]
+    pub connects_to: Vec<DnsLabel>,
     /// Probe timings; paths and ports come from the server. Defaults on each probe.
     #[serde(default)]
     pub probes: Probes,
@@ -110,6 +114,7 @@ impl AkidbEmbed {
             probes: &self.probes,
             pre_stop_sleep_seconds: self.pre_stop_sleep_seconds,
             secrets: &self.secrets,
+            connects_to: &self.connects_to,
             monitoring: self.monitoring.as_ref(),
         }
     }

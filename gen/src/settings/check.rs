@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::pod::PodSettings;
-use super::{AccessMode, Environment, Image, ServiceType, SpreadDomain, SpreadMode};
+use super::{AccessMode, DnsLabel, Environment, Image, ServiceType, SpreadDomain, SpreadMode};
 
 /// One refused setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +47,39 @@ pub fn check(env: &Environment) -> Vec<Problem> {
     for (name, component) in &env.components {
         let mut problems = Problems::under(&format!("components.{name}.{}", component.kind()));
         check_pod(&component.pod(), &mut problems);
+        check_connections(env, name, &component.pod(), &mut problems);
         check_image(&component.image(), &mut problems);
         out.extend(problems.list);
     }
     out
+}
+
+/// Every component named in `connects_to` exists and is another one.
+fn check_connections(
+    env: &Environment,
+    name: &DnsLabel,
+    pod: &PodSettings<'_>,
+    out: &mut Problems,
+) {
+    for (i, peer) in pod.connects_to.iter().enumerate() {
+        if peer == name {
+            out.add(
+                format!("connects_to[{i}]"),
+                "is the component itself; its pods reach each other without it",
+            );
+        } else if !env.components.contains_key(peer) {
+            let names: Vec<String> = env.components.keys().map(ToString::to_string).collect();
+            out.add(
+                format!("connects_to[{i}]"),
+                format!(
+                    "`{peer}` names no component; components: {}",
+                    names.join(", ")
+                ),
+            );
+        } else if pod.connects_to[..i].contains(peer) {
+            out.add(format!("connects_to[{i}]"), format!("repeats `{peer}`"));
+        }
+    }
 }
 
 /// The checks every pod-owning kind shares, on its [`PodSettings`] view.

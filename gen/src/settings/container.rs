@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::image::PinnedImage;
 use super::pod::PodSettings;
 use super::{
-    Autoscaling, DisruptionBudget, EnvVarName, IngressSettings, NetworkPolicySettings, Probes,
-    Resources, SecretRef, ServiceSettings, Spread,
+    Autoscaling, DisruptionBudget, DnsLabel, EnvVarName, IngressSettings, NetworkPolicySettings,
+    Probes, Resources, SecretRef, ServiceSettings, Spread,
 };
 
 /// A container of someone else's image, its Deployment, Service and policies.
@@ -73,6 +73,10 @@ pub struct ContainerDeployment {
     /// How replicas spread over nodes. Default: prefer different nodes.
     #[serde(default)]
     pub spread: Spread,
+    /// Components this one calls: its NetworkPolicy lets its pods reach theirs on their API
+    /// port, and theirs admit it. Default none.
+    #[serde(default)]
+    pub connects_to: Vec<DnsLabel>,
     /// Probe timings. Defaults on each probe.
     #[serde(default)]
     pub probes: Probes,
@@ -165,6 +169,7 @@ impl ContainerDeployment {
             probes: &self.probes,
             pre_stop_sleep_seconds: self.pre_stop_sleep_seconds,
             secrets: &self.secrets,
+            connects_to: &self.connects_to,
             monitoring: None,
         }
     }

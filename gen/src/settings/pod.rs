@@ -3,8 +3,8 @@
 
 use super::akidb_embed::Monitoring;
 use super::{
-    Autoscaling, DisruptionBudget, IngressSettings, ModelCache, NetworkPolicySettings, Probes,
-    Resources, SecretRef, ServiceSettings, Spread,
+    Autoscaling, DisruptionBudget, DnsLabel, IngressSettings, ModelCache, NetworkPolicySettings,
+    Probes, Resources, SecretRef, ServiceSettings, Spread,
 };
 
 /// The parts every kind that owns pods has, borrowed from the kind's own settings so no
@@ -37,6 +37,8 @@ pub struct PodSettings<'a> {
     pub pre_stop_sleep_seconds: u32,
     /// Secrets the pods read.
     pub secrets: &'a [SecretRef],
+    /// Components the pods call.
+    pub connects_to: &'a [DnsLabel],
     /// Prometheus Operator objects.
     pub monitoring: Option<&'a Monitoring>,
 }

@@ -14,8 +14,8 @@ use crate::settings::image::{Pin, Tag};
 use crate::settings::models::ApiKeys;
 use crate::settings::{AkidbEmbed, DnsLabel, Environment, Image};
 use crate::workload::{
-    Colors, ConfigFiles, DataVolume, Egress, EnvValue, InitContainer, MetricsEndpoint, Plan,
-    ProbeAction, ProbePaths, Resources, SecretFiles, Workload,
+    Colors, ConfigFiles, Connections, DataVolume, Egress, EnvValue, InitContainer, MetricsEndpoint,
+    Plan, ProbeAction, ProbePaths, Resources, SecretFiles, Workload,
 };
 
 /// Image tag used when an environment pins none: the server's own version, so a release
@@ -97,6 +97,7 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
         settings: env.pod(),
         workload,
         color: None,
+        connections: Connections::default(),
         blue_green: env.blue_green.as_ref().map(|bg| Colors {
             active: bg.active,
             images: bg

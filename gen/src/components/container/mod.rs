@@ -7,7 +7,7 @@ pub mod check;
 use crate::settings::container::{ContainerDeployment, ProbeCheck};
 use crate::settings::image::{Pin, Tag};
 use crate::settings::{DnsLabel, Environment};
-use crate::workload::{ConfigFiles, Plan, ProbeAction, ProbePaths, Workload};
+use crate::workload::{ConfigFiles, Connections, Plan, ProbeAction, ProbePaths, Workload};
 
 /// Writable scratch folder every pod gets.
 const TMP_DIR: &str = "/tmp";
@@ -74,6 +74,7 @@ pub fn plan<'a>(
         settings: settings.pod(),
         workload,
         color: None,
+        connections: Connections::default(),
         blue_green: None,
     }
 }
