@@ -59,6 +59,8 @@ pub struct Workload {
     pub scratch_dir: String,
     /// Further folders the process writes, each an emptyDir.
     pub writable_dirs: Vec<String>,
+    /// Claims shared with other components: claim name, folder, read-only.
+    pub shared: Vec<(String, String, bool)>,
     /// Numeric user and group the process runs as.
     pub run_as: (i64, i64),
     /// Seconds the process needs after SIGTERM to finish accepted work.

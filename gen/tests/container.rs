@@ -14,6 +14,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 const CHATBOT: &str = r#"
 namespace: todo
 part_of: todo-chatbot
+volumes:
+  attachments: {size: 5Gi}
 components:
   frontend:
     deployment:
@@ -44,6 +46,8 @@ components:
       autoscaling: {min_replicas: 2, max_replicas: 5}
       disruption_budget: {max_unavailable: 1}
       connects_to: [embed]
+      volumes:
+        - {volume: attachments, path: /data/attachments}
       secrets:
         - name: backend-db
           env: {DATABASE_URL: url}
@@ -51,6 +55,8 @@ components:
     deployment:
       image: {repository: ghcr.io/example/todo-worker, tag: 1.4.2}
       command: [python, -m, worker]
+      volumes:
+        - {volume: attachments, path: /data/attachments, read_only: true}
       port: 9000
       health: {liveness: {exec: [python, -m, worker.alive]}, readiness: tcp}
       resources:
@@ -271,6 +277,16 @@ fn what_the_pod_could_not_run_is_refused_at_its_setting() {
             "is the component itself",
         ),
         (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      volumes: [{volume: media, path: /media}]",
+            "components.web.deployment.volumes[0].volume",
+            "`media` is not one of the application's volumes (none)",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      writable_dirs: [/data]\n      volumes: [{volume: media, path: /data/media}]",
+            "components.web.deployment.volumes[0].path",
+            "overlaps `/data`",
+        ),
+        (
             "image: {repository: ghcr.io/x/y, tag: '1'}\n      run_as: {user: 0}",
             "components.web.deployment.run_as.user",
             "non-root",
@@ -382,5 +398,40 @@ fn a_connection_opens_the_path_in_both_network_policies_and_nothing_else() {
             .iter()
             .flatten()
             .any(|p| selects(p, "frontend")))
+    );
+}
+
+#[test]
+fn a_shared_volume_is_one_claim_mounted_by_each_component_as_it_asks() {
+    let objects = objects();
+    let index = Index::new(&objects);
+    let claim = index
+        .claims()
+        .find(|c| c.metadata.name.as_deref() == Some("attachments"))
+        .expect("the shared claim");
+    assert_eq!(
+        claim.spec.as_ref().unwrap().access_modes,
+        Some(vec!["ReadWriteMany".to_owned()])
+    );
+    let mount_of = |deployment: &str| {
+        container(&objects, deployment)
+            .volume_mounts
+            .unwrap()
+            .into_iter()
+            .find(|m| m.mount_path == "/data/attachments")
+            .unwrap_or_else(|| panic!("{deployment} does not mount the volume"))
+    };
+    assert_eq!(mount_of("backend").read_only, Some(false));
+    assert_eq!(mount_of("reminders").read_only, Some(true));
+    // The ReadOnlyMany case: a writer is refused.
+    let yaml = CHATBOT.replace(
+        "attachments: {size: 5Gi}",
+        "attachments: {size: 5Gi, access_mode: ReadOnlyMany}",
+    );
+    let err = load_str(&yaml, "todo.yaml").unwrap_err().to_string();
+    assert!(
+        err.contains("components.backend.deployment.volumes[0].read_only")
+            && err.contains("ReadOnlyMany"),
+        "{err}"
     );
 }

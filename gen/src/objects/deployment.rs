@@ -282,6 +282,11 @@ fn env_vars(plan: &Plan<'_>) -> Vec<EnvVar> {
     plain.chain(from_secrets).collect()
 }
 
+/// Volume name of a shared claim.
+fn shared_volume_name(claim: &str) -> String {
+    format!("shared-{claim}")
+}
+
 /// Volume name of the `index`th writable folder.
 fn writable_volume_name(index: usize) -> String {
     format!("writable-{index}")
@@ -351,6 +356,9 @@ fn volume_mounts(plan: &Plan<'_>) -> Vec<VolumeMount> {
     for (i, dir) in w.writable_dirs.iter().enumerate() {
         out.push(mount(&writable_volume_name(i), dir, false));
     }
+    for (claim, path, read_only) in &w.shared {
+        out.push(mount(&shared_volume_name(claim), path, *read_only));
+    }
     for files in &w.secret_files {
         out.push(mount(&files.volume, &files.mount_dir, true));
     }
@@ -394,6 +402,16 @@ fn volumes(plan: &Plan<'_>) -> Vec<Volume> {
         }),
         ..Volume::default()
     });
+    for (claim, _, read_only) in &w.shared {
+        out.push(Volume {
+            name: shared_volume_name(claim),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim.clone(),
+                read_only: Some(*read_only),
+            }),
+            ..Volume::default()
+        });
+    }
     for i in 0..w.writable_dirs.len() {
         out.push(Volume {
             name: writable_volume_name(i),

@@ -184,6 +184,11 @@ pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
             out.push(Object::PrometheusRule(m.prometheus_rule));
         }
     }
+    out.extend(
+        volume_claim::build_shared(first.app)
+            .into_iter()
+            .map(Object::PersistentVolumeClaim),
+    );
     out.extend(resource_quota::build(first).map(Object::ResourceQuota));
     // Stable: within a kind, components keep their (sorted) order.
     out.sort_by_key(Object::order);

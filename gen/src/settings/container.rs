@@ -39,6 +39,9 @@ pub struct ContainerDeployment {
     /// checksum). Absent: none.
     #[serde(default)]
     pub config_files: Option<ConfigFilesSettings>,
+    /// Shared volumes (the application's `volumes`) this component mounts. Default none.
+    #[serde(default)]
+    pub volumes: Vec<VolumeMountSettings>,
     /// Folders the process writes, each an emptyDir, so the root filesystem stays
     /// read-only (`/tmp` always is one). Absolute paths. Default none.
     #[serde(default)]
@@ -94,6 +97,19 @@ const fn default_drain_seconds() -> u32 {
 
 const fn default_pre_stop_sleep() -> u32 {
     10
+}
+
+/// One of the application's shared volumes, mounted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeMountSettings {
+    /// Name of the volume under the application's `volumes`. Required.
+    pub volume: DnsLabel,
+    /// Absolute folder it appears in. Required.
+    pub path: String,
+    /// Whether this component only reads it. Default `false`.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// Files of a ConfigMap and where they appear.

@@ -60,6 +60,10 @@ pub struct Environment {
     /// ResourceQuota for the namespace. Absent: no quota.
     #[serde(default)]
     pub resource_quota: Option<ResourceQuota>,
+    /// Volumes several components share, by name (a PersistentVolumeClaim of that name);
+    /// a component mounts one under its `volumes`. Default none.
+    #[serde(default)]
+    pub volumes: BTreeMap<DnsLabel, SharedVolume>,
     /// Objects that pods may reference although this environment does not emit them
     /// (e.g. added by a kustomize overlay). Default none.
     #[serde(default)]
@@ -447,6 +451,26 @@ pub struct DisruptionBudget {
     /// node could ever be drained.
     #[serde(default)]
     pub min_available: Option<u32>,
+}
+
+/// A claim shared between components.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharedVolume {
+    /// Requested size, e.g. `20Gi`. Required.
+    pub size: Bytes,
+    /// Access mode. Pods of several components (and replicas on several nodes) need
+    /// `ReadWriteMany`, or `ReadOnlyMany` when all of them only read. Default
+    /// `ReadWriteMany`.
+    #[serde(default = "read_write_many")]
+    pub access_mode: AccessMode,
+    /// StorageClass; absent: the environment's `storage_class`, else the cluster's default.
+    #[serde(default)]
+    pub storage_class: Option<DnsSubdomain>,
+}
+
+const fn read_write_many() -> AccessMode {
+    AccessMode::ReadWriteMany
 }
 
 /// The PersistentVolumeClaim that holds the model files.

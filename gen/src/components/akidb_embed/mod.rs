@@ -86,6 +86,7 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
         },
         scratch_dir: container::TMP_DIR.to_owned(),
         writable_dirs: Vec::new(),
+        shared: Vec::new(),
         run_as: (container::RUN_AS_USER, container::RUN_AS_GROUP),
         drain_timeout_secs: config.server.drain_timeout_secs,
         body_limit_bytes: config.server.body_limit_bytes,

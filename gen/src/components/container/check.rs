@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::settings::check::Problems;
 use crate::settings::container::{ConfigFilesSettings, ContainerDeployment, ProbeCheck};
-use crate::settings::{Component, Environment, Problem};
+use crate::settings::{AccessMode, Component, Environment, Problem};
 
 use super::TMP_DIR;
 
@@ -19,6 +19,7 @@ pub fn check(env: &Environment) -> Vec<Problem> {
         };
         let mut problems = Problems::under(&format!("components.{name}.deployment"));
         check_one(settings, &mut problems);
+        check_volumes(env, settings, &mut problems);
         out.extend(problems.list);
     }
     out
@@ -126,5 +127,60 @@ fn check_config_files(c: &ConfigFilesSettings, writable: &[String], out: &mut Pr
                 "is not a valid ConfigMap key: letters, digits, `-`, `_` and `.`",
             );
         }
+    }
+}
+
+fn check_volumes(env: &Environment, s: &ContainerDeployment, out: &mut Problems) {
+    let mut taken: Vec<&str> = vec![TMP_DIR];
+    taken.extend(s.writable_dirs.iter().map(String::as_str));
+    taken.extend(s.config_files.iter().map(|c| c.mount_dir.as_str()));
+    for (i, m) in s.volumes.iter().enumerate() {
+        let key = format!("volumes[{i}]");
+        match env.volumes.get(&m.volume) {
+            None => {
+                let names: Vec<String> = env.volumes.keys().map(ToString::to_string).collect();
+                out.add(
+                    format!("{key}.volume"),
+                    format!(
+                        "`{}` is not one of the application's volumes ({})",
+                        m.volume,
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                );
+            }
+            Some(v) if v.access_mode == AccessMode::ReadOnlyMany && !m.read_only => {
+                out.add(
+                    format!("{key}.read_only"),
+                    format!(
+                        "is false, but volume `{}` is ReadOnlyMany; set read_only: true or give the volume ReadWriteMany",
+                        m.volume
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
+        let p = Path::new(&m.path);
+        if !p.is_absolute() || p == Path::new("/") {
+            out.add(
+                format!("{key}.path"),
+                format!("is `{}`; give an absolute folder other than `/`", m.path),
+            );
+        } else if let Some(other) = taken
+            .iter()
+            .find(|d| p.starts_with(d) || Path::new(d).starts_with(p))
+        {
+            out.add(
+                format!("{key}.path"),
+                format!(
+                    "`{}` overlaps `{other}`, which the pod already mounts",
+                    m.path
+                ),
+            );
+        }
+        taken.push(&m.path);
     }
 }

@@ -63,6 +63,11 @@ pub fn plan<'a>(
         egress: Vec::new(),
         scratch_dir: TMP_DIR.to_owned(),
         writable_dirs: settings.writable_dirs.clone(),
+        shared: settings
+            .volumes
+            .iter()
+            .map(|m| (m.volume.to_string(), m.path.clone(), m.read_only))
+            .collect(),
         run_as: (settings.run_as.user, settings.run_as.group),
         drain_timeout_secs: settings.drain_seconds,
         body_limit_bytes: BODY_LIMIT_BYTES,
