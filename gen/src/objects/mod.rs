@@ -149,13 +149,13 @@ impl Serialize for Object {
 
 /// Every object of an application's component `plans`, in emission order (by kind, then
 /// component); objects the settings turn off are absent. The namespace-level objects come
-/// once, labelled like the first component.
+/// once, labelled as the application.
 #[must_use]
 pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
     let Some(first) = plans.first() else {
         return Vec::new();
     };
-    let mut out = vec![Object::Namespace(namespace::build(first))];
+    let mut out = vec![Object::Namespace(namespace::build(first.app))];
     for plan in plans {
         // Under blue-green the pods come once per colour and the API Service follows the
         // active one; what serves every pod (config, claim, metrics, policy) stays single.
