@@ -123,16 +123,8 @@ impl AkidbEmbed {
     /// declared `secrets`, the API keys and the hub token.
     #[must_use]
     pub fn declared_secrets(&self) -> Vec<(String, Vec<String>)> {
-        let mut out: Vec<(String, Vec<String>)> = self
-            .secrets
-            .iter()
-            .map(|s| {
-                (
-                    s.name.to_string(),
-                    s.env.values().map(ToString::to_string).collect(),
-                )
-            })
-            .collect();
+        let mut out: Vec<(String, Vec<String>)> =
+            self.secrets.iter().map(SecretRef::declared).collect();
         out.extend(
             self.api_keys
                 .iter()

@@ -46,8 +46,9 @@ pub fn check(env: &Environment) -> Vec<Problem> {
     }
     for (name, component) in &env.components {
         let mut problems = Problems::under(&format!("components.{name}.{}", component.kind()));
-        check_pod(&component.pod(), &mut problems);
-        check_connections(env, name, &component.pod(), &mut problems);
+        let pod = component.pod();
+        check_pod(&pod, &mut problems);
+        check_connections(env, name, &pod, &mut problems);
         check_image(&component.image(), &mut problems);
         out.extend(problems.list);
     }

@@ -49,40 +49,44 @@ pub fn apply_sizing(env: &mut Environment) -> Vec<Problem> {
             ));
             continue;
         };
-        match component {
+        // The sizes every kind has, and the claim when the kind has one.
+        let (pod, claim) = match component {
             Component::AkidbEmbed(s) => {
                 let s = s.as_mut();
-                size_pod(
+                (
                     PodFields {
                         replicas: &mut s.replicas,
                         autoscaling: &mut s.autoscaling,
                         resources: &mut s.resources,
                         ingress: &mut s.ingress,
                     },
-                    sizing,
-                    name,
-                    &mut problems,
-                );
-                if let Some(size) = &sizing.size {
-                    s.model_cache.size = *size;
-                }
-                if let Some(class) = &sizing.storage_class {
-                    s.model_cache.storage_class = Some(class.clone());
-                }
+                    Some(&mut s.model_cache),
+                )
             }
             Component::Deployment(s) => {
                 let s = s.as_mut();
-                size_pod(
+                (
                     PodFields {
                         replicas: &mut s.replicas,
                         autoscaling: &mut s.autoscaling,
                         resources: &mut s.resources,
                         ingress: &mut s.ingress,
                     },
-                    sizing,
-                    name,
-                    &mut problems,
-                );
+                    None,
+                )
+            }
+        };
+        size_pod(pod, sizing, name, &mut problems);
+        match claim {
+            Some(claim) => {
+                if let Some(size) = &sizing.size {
+                    claim.size = *size;
+                }
+                if let Some(class) = &sizing.storage_class {
+                    claim.storage_class = Some(class.clone());
+                }
+            }
+            None => {
                 for (field, given) in [
                     ("size", sizing.size.is_some()),
                     ("storage_class", sizing.storage_class.is_some()),

@@ -135,16 +135,7 @@ impl Component {
     pub fn declared_secrets(&self) -> Vec<(String, Vec<String>)> {
         match self {
             Component::AkidbEmbed(s) => s.declared_secrets(),
-            Component::Deployment(s) => s
-                .secrets
-                .iter()
-                .map(|x| {
-                    (
-                        x.name.to_string(),
-                        x.env.values().map(ToString::to_string).collect(),
-                    )
-                })
-                .collect(),
+            Component::Deployment(s) => s.secrets.iter().map(SecretRef::declared).collect(),
         }
     }
 }
@@ -205,6 +196,17 @@ pub struct SecretRef {
     /// Directory where the Secret's keys appear as files (read-only). Absent: not mounted.
     #[serde(default)]
     pub mount_path: Option<String>,
+}
+
+impl SecretRef {
+    /// The Secret's name with the keys its variables read (a mounted Secret is read whole).
+    #[must_use]
+    pub fn declared(&self) -> (String, Vec<String>) {
+        (
+            self.name.to_string(),
+            self.env.values().map(ToString::to_string).collect(),
+        )
+    }
 }
 
 /// Objects a pod may reference that the environment does not emit.

@@ -99,13 +99,18 @@ fn check_monitoring(env: &AkidbEmbed, out: &mut Problems) {
     }
 }
 
-fn check_secrets(env: &AkidbEmbed, out: &mut Problems) {
-    let reserved = [env_vars::RAYON_NUM_THREADS];
-    let taken_dirs = [
+/// Folders the server's pod always mounts: the configuration, scratch and the models.
+fn mounted_dirs(env: &AkidbEmbed) -> [PathBuf; 3] {
+    [
         PathBuf::from(container::CONFIG_DIR),
         PathBuf::from(container::TMP_DIR),
         env.config.embedding.model_dir.clone(),
-    ];
+    ]
+}
+
+fn check_secrets(env: &AkidbEmbed, out: &mut Problems) {
+    let reserved = [env_vars::RAYON_NUM_THREADS];
+    let taken_dirs = mounted_dirs(env);
     for (i, secret) in env.secrets.iter().enumerate() {
         for var in secret.env.keys() {
             if reserved.contains(&var.as_str()) {
@@ -198,11 +203,7 @@ fn check_api_keys(env: &AkidbEmbed, out: &mut Problems) {
         );
         return;
     };
-    let taken = [
-        PathBuf::from(container::CONFIG_DIR),
-        PathBuf::from(container::TMP_DIR),
-        env.config.embedding.model_dir.clone(),
-    ];
+    let taken = mounted_dirs(env);
     let secret_dirs = env
         .secrets
         .iter()
