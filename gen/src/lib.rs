@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod components;
 pub mod crds;
+pub mod custom;
 pub mod lint;
 pub mod monitoring;
 pub mod objects;

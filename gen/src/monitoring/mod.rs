@@ -12,12 +12,11 @@ pub mod dashboard;
 pub mod kube;
 pub mod objects;
 pub mod promql;
-pub mod resource;
 pub mod rules;
 pub mod service_monitor;
 
+pub use crate::custom::{CustomKind, CustomResource};
 pub use crate::settings::objectives::{self, LatencyObjective, ObjectiveError, Objectives};
-pub use resource::{CustomKind, CustomResource};
 
 use promql::Selector;
 

@@ -25,7 +25,10 @@ pub struct PrometheusRuleSpec {
 
 impl CustomKind for PrometheusRuleSpec {
     const API_VERSION: &'static str = "monitoring.coreos.com/v1";
+    const GROUP: &'static str = "monitoring.coreos.com";
+    const VERSION: &'static str = "v1";
     const KIND: &'static str = "PrometheusRule";
+    const PLURAL: &'static str = "prometheusrules";
 }
 
 /// A named list of rules.

@@ -43,7 +43,10 @@ pub struct ServiceMonitorSpec {
 
 impl CustomKind for ServiceMonitorSpec {
     const API_VERSION: &'static str = "monitoring.coreos.com/v1";
+    const GROUP: &'static str = "monitoring.coreos.com";
+    const VERSION: &'static str = "v1";
     const KIND: &'static str = "ServiceMonitor";
+    const PLURAL: &'static str = "servicemonitors";
 }
 
 /// `namespaceSelector.matchNames`.

@@ -24,6 +24,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::{Metadata, Resource};
 use serde::{Serialize, Serializer};
 
 use crate::monitoring::CustomResource;
@@ -31,119 +32,132 @@ use crate::monitoring::rules::PrometheusRuleSpec;
 use crate::monitoring::service_monitor::ServiceMonitorSpec;
 use crate::workload::Plan;
 
-/// A typed Kubernetes object. The variant order is the emission order: what others
-/// depend on comes first, as `kubectl apply` and Helm install them.
-#[derive(Debug, Clone, PartialEq)]
-#[allow(missing_docs)]
-// A render holds ten of these once; boxing the large variants would buy nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum Object {
-    Namespace(Namespace),
-    ServiceAccount(ServiceAccount),
-    ConfigMap(ConfigMap),
-    PersistentVolumeClaim(PersistentVolumeClaim),
-    Service(Service),
-    Deployment(Deployment),
-    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
-    PodDisruptionBudget(PodDisruptionBudget),
-    Ingress(Ingress),
-    NetworkPolicy(NetworkPolicy),
-    ResourceQuota(ResourceQuota),
-    ServiceMonitor(CustomResource<ServiceMonitorSpec>),
-    PrometheusRule(CustomResource<PrometheusRuleSpec>),
+/// Declares [`Object`] from one list of kinds: the listed order is the emission order,
+/// and `kind`, `apiVersion`, metadata, parsing and serialisation all follow from each
+/// type's k8s-openapi [`Resource`] and [`Metadata`] traits, so a new kind is one line.
+/// Built-in kinds are read back by [`parse`]; custom ones are validated against their
+/// CRDs instead.
+macro_rules! kinds {
+    (
+        built_in { $($b:ident($bt:ty),)* }
+        custom { $($c:ident($ct:ty),)* }
+    ) => {
+        /// A typed Kubernetes object. The variant order is the emission order: what others
+        /// depend on comes first, as `kubectl apply` and Helm install them.
+        #[derive(Debug, Clone, PartialEq)]
+        #[allow(missing_docs)]
+        // A render holds each of these once; boxing the large variants would buy nothing.
+        #[allow(clippy::large_enum_variant)]
+        pub enum Object {
+            $($b($bt),)*
+            $($c($ct),)*
+        }
+
+        impl Object {
+            /// The object's `kind`.
+            #[must_use]
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Object::$b(_) => <$bt as Resource>::KIND,)*
+                    $(Object::$c(_) => <$ct as Resource>::KIND,)*
+                }
+            }
+
+            /// The object's `apiVersion`.
+            #[must_use]
+            pub fn api_version(&self) -> &'static str {
+                match self {
+                    $(Object::$b(_) => <$bt as Resource>::API_VERSION,)*
+                    $(Object::$c(_) => <$ct as Resource>::API_VERSION,)*
+                }
+            }
+
+            /// The object's metadata.
+            #[must_use]
+            pub fn metadata(&self) -> &ObjectMeta {
+                match self {
+                    $(Object::$b(o) => Metadata::metadata(o),)*
+                    $(Object::$c(o) => Metadata::metadata(o),)*
+                }
+            }
+
+            /// Whether the object is a custom resource (its kind needs a CRD in the cluster).
+            #[must_use]
+            pub fn is_custom(&self) -> bool {
+                match self {
+                    $(Object::$b(_) => false,)*
+                    $(Object::$c(_) => true,)*
+                }
+            }
+
+            /// Position of the object's kind in the emission order.
+            #[must_use]
+            pub fn order(&self) -> usize {
+                let order: &[&str] = &[$(stringify!($b),)* $(stringify!($c),)*];
+                let name = match self {
+                    $(Object::$b(_) => stringify!($b),)*
+                    $(Object::$c(_) => stringify!($c),)*
+                };
+                order.iter().position(|v| *v == name).unwrap_or(order.len())
+            }
+
+            /// `apiVersion` and `kind` of every built-in kind, as a reader of YAML meets them.
+            pub const BUILT_IN: &'static [(&'static str, &'static str)] =
+                &[$((<$bt as Resource>::API_VERSION, <$bt as Resource>::KIND)),*];
+
+            /// The built-in object `doc` holds, when `api_version` and `kind` name one.
+            fn from_document(
+                api_version: &str,
+                kind: &str,
+                doc: serde_json::Value,
+            ) -> Option<Result<Object, serde_json::Error>> {
+                $(
+                    if api_version == <$bt as Resource>::API_VERSION
+                        && kind == <$bt as Resource>::KIND
+                    {
+                        return Some(serde_json::from_value(doc).map(Object::$b));
+                    }
+                )*
+                None
+            }
+        }
+
+        impl Serialize for Object {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(Object::$b(o) => o.serialize(s),)*
+                    $(Object::$c(o) => o.serialize(s),)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    built_in {
+        Namespace(Namespace),
+        ServiceAccount(ServiceAccount),
+        ConfigMap(ConfigMap),
+        PersistentVolumeClaim(PersistentVolumeClaim),
+        Service(Service),
+        Deployment(Deployment),
+        HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+        PodDisruptionBudget(PodDisruptionBudget),
+        Ingress(Ingress),
+        NetworkPolicy(NetworkPolicy),
+        ResourceQuota(ResourceQuota),
+    }
+    custom {
+        ServiceMonitor(CustomResource<ServiceMonitorSpec>),
+        PrometheusRule(CustomResource<PrometheusRuleSpec>),
+    }
 }
 
 impl Object {
-    /// The object's `kind`.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Object::Namespace(_) => "Namespace",
-            Object::ServiceAccount(_) => "ServiceAccount",
-            Object::ConfigMap(_) => "ConfigMap",
-            Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
-            Object::Service(_) => "Service",
-            Object::Deployment(_) => "Deployment",
-            Object::HorizontalPodAutoscaler(_) => "HorizontalPodAutoscaler",
-            Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
-            Object::Ingress(_) => "Ingress",
-            Object::NetworkPolicy(_) => "NetworkPolicy",
-            Object::ResourceQuota(_) => "ResourceQuota",
-            Object::ServiceMonitor(o) => o.kind(),
-            Object::PrometheusRule(o) => o.kind(),
-        }
-    }
-
-    /// The object's metadata.
-    #[must_use]
-    pub fn metadata(&self) -> &ObjectMeta {
-        match self {
-            Object::Namespace(o) => &o.metadata,
-            Object::ServiceAccount(o) => &o.metadata,
-            Object::ConfigMap(o) => &o.metadata,
-            Object::PersistentVolumeClaim(o) => &o.metadata,
-            Object::Service(o) => &o.metadata,
-            Object::Deployment(o) => &o.metadata,
-            Object::HorizontalPodAutoscaler(o) => &o.metadata,
-            Object::PodDisruptionBudget(o) => &o.metadata,
-            Object::Ingress(o) => &o.metadata,
-            Object::NetworkPolicy(o) => &o.metadata,
-            Object::ResourceQuota(o) => &o.metadata,
-            Object::ServiceMonitor(o) => &o.metadata,
-            Object::PrometheusRule(o) => &o.metadata,
-        }
-    }
-
-    /// Whether the object is a custom resource (its kind needs a CRD in the cluster).
-    #[must_use]
-    pub fn is_custom(&self) -> bool {
-        matches!(self, Object::ServiceMonitor(_) | Object::PrometheusRule(_))
-    }
-
-    /// Position of the object's kind in the emission order (the variant order).
-    #[must_use]
-    pub fn order(&self) -> usize {
-        match self {
-            Object::Namespace(_) => 0,
-            Object::ServiceAccount(_) => 1,
-            Object::ConfigMap(_) => 2,
-            Object::PersistentVolumeClaim(_) => 3,
-            Object::Service(_) => 4,
-            Object::Deployment(_) => 5,
-            Object::HorizontalPodAutoscaler(_) => 6,
-            Object::PodDisruptionBudget(_) => 7,
-            Object::Ingress(_) => 8,
-            Object::NetworkPolicy(_) => 9,
-            Object::ResourceQuota(_) => 10,
-            Object::ServiceMonitor(_) => 11,
-            Object::PrometheusRule(_) => 12,
-        }
-    }
-
     /// The object's name.
     #[must_use]
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or_default()
-    }
-}
-
-impl Serialize for Object {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Object::Namespace(o) => o.serialize(s),
-            Object::ServiceAccount(o) => o.serialize(s),
-            Object::ConfigMap(o) => o.serialize(s),
-            Object::PersistentVolumeClaim(o) => o.serialize(s),
-            Object::Service(o) => o.serialize(s),
-            Object::Deployment(o) => o.serialize(s),
-            Object::HorizontalPodAutoscaler(o) => o.serialize(s),
-            Object::PodDisruptionBudget(o) => o.serialize(s),
-            Object::Ingress(o) => o.serialize(s),
-            Object::NetworkPolicy(o) => o.serialize(s),
-            Object::ResourceQuota(o) => o.serialize(s),
-            Object::ServiceMonitor(o) => o.serialize(s),
-            Object::PrometheusRule(o) => o.serialize(s),
-        }
     }
 }
 

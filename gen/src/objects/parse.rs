@@ -30,7 +30,7 @@ pub enum ParseError {
         /// kind.
         kind: String,
         /// The kinds that are understood.
-        known: &'static str,
+        known: String,
     },
     /// A document whose fields do not match its kind's schema.
     #[error("{source_name}: document {index} ({kind}): {source}")]
@@ -47,8 +47,14 @@ pub enum ParseError {
     },
 }
 
-const KNOWN: &str = "Namespace, ServiceAccount, ConfigMap, PersistentVolumeClaim, Service, Deployment, \
-HorizontalPodAutoscaler (autoscaling/v2), PodDisruptionBudget, Ingress, NetworkPolicy, ResourceQuota";
+/// The kinds that are read, for the message about one that is not.
+fn known() -> String {
+    Object::BUILT_IN
+        .iter()
+        .map(|(version, kind)| format!("{version}/{kind}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Parses every document of `text`; empty documents and custom resources are skipped.
 ///
@@ -74,47 +80,21 @@ pub fn parse_stream(text: &str, source_name: &str) -> Result<Vec<Object>, ParseE
             kind: kind.clone(),
             source,
         };
-        let object = match (api_version.as_str(), kind.as_str()) {
-            ("v1", "Namespace") => Object::Namespace(serde_json::from_value(doc).map_err(invalid)?),
-            ("v1", "ServiceAccount") => {
-                Object::ServiceAccount(serde_json::from_value(doc).map_err(invalid)?)
-            }
-            ("v1", "ConfigMap") => Object::ConfigMap(serde_json::from_value(doc).map_err(invalid)?),
-            ("v1", "PersistentVolumeClaim") => {
-                Object::PersistentVolumeClaim(serde_json::from_value(doc).map_err(invalid)?)
-            }
-            ("v1", "Service") => Object::Service(serde_json::from_value(doc).map_err(invalid)?),
-            ("apps/v1", "Deployment") => {
-                Object::Deployment(serde_json::from_value(doc).map_err(invalid)?)
-            }
-            ("autoscaling/v2", "HorizontalPodAutoscaler") => {
-                Object::HorizontalPodAutoscaler(serde_json::from_value(doc).map_err(invalid)?)
-            }
-            ("policy/v1", "PodDisruptionBudget") => {
-                Object::PodDisruptionBudget(serde_json::from_value(doc).map_err(invalid)?)
-            }
-            ("networking.k8s.io/v1", "Ingress") => {
-                Object::Ingress(serde_json::from_value(doc).map_err(invalid)?)
-            }
-            ("networking.k8s.io/v1", "NetworkPolicy") => {
-                Object::NetworkPolicy(serde_json::from_value(doc).map_err(invalid)?)
-            }
-            ("v1", "ResourceQuota") => {
-                Object::ResourceQuota(serde_json::from_value(doc).map_err(invalid)?)
-            }
-            // Custom resources are not the rules' to model; `gen check --crds` validates
-            // them against their CRDs, and the schema validator refuses them without one.
-            _ if !crate::crds::is_built_in(&api_version) => continue,
-            _ => {
-                return Err(ParseError::UnknownKind {
-                    source_name: source_name.to_owned(),
-                    index: i + 1,
-                    api_version,
-                    kind,
-                    known: KNOWN,
-                });
-            }
+        // Custom resources are not the rules' to model; `gen check --crds` validates
+        // them against their CRDs, and the schema validator refuses them without one.
+        if !crate::crds::is_built_in(&api_version) {
+            continue;
+        }
+        let Some(object) = Object::from_document(&api_version, &kind, doc) else {
+            return Err(ParseError::UnknownKind {
+                source_name: source_name.to_owned(),
+                index: i + 1,
+                api_version,
+                kind,
+                known: known(),
+            });
         };
+        let object = object.map_err(invalid)?;
         out.push(object);
     }
     Ok(out)
