@@ -81,6 +81,7 @@ pub fn plan(env: &Environment) -> Vec<Plan<'_>> {
         .map(|(name, component)| match component {
             Component::AkidbEmbed(s) => akidb_embed::plan(env, name, s),
             Component::Deployment(s) => container::plan(env, name, s),
+            Component::StatefulSet(s) => container::plan_stateful(env, name, s),
         })
         .collect();
     connect(&mut plans);
@@ -92,7 +93,11 @@ pub fn plan(env: &Environment) -> Vec<Plan<'_>> {
 fn connect(plans: &mut [Plan<'_>]) {
     let ends: Vec<_> = plans
         .iter()
-        .map(|p| (p.name.clone(), p.selector_labels(), p.workload.api_port))
+        .map(|p| {
+            let mut ports = vec![p.workload.api_port];
+            ports.extend(p.workload.extra_ports.iter().map(|(_, n)| *n));
+            (p.name.clone(), p.selector_labels(), ports)
+        })
         .collect();
     let calls: Vec<Vec<crate::settings::DnsLabel>> = plans
         .iter()
@@ -103,8 +108,8 @@ fn connect(plans: &mut [Plan<'_>]) {
             let Some(t) = ends.iter().position(|(n, _, _)| n == target) else {
                 continue;
             };
-            let (labels, port) = (ends[t].1.clone(), ends[t].2);
-            plans[caller].connections.to.push((labels, port));
+            let (labels, ports) = (ends[t].1.clone(), ends[t].2.clone());
+            plans[caller].connections.to.push((labels, ports));
             let from = ends[caller].1.clone();
             plans[t].connections.from.push(from);
         }

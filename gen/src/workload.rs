@@ -40,6 +40,8 @@ pub struct Workload {
     pub env: Vec<(String, String)>,
     /// Port of the API and the probes.
     pub api_port: u16,
+    /// Further ports, by name: on the container, the Services and the policies.
+    pub extra_ports: Vec<(String, u16)>,
     /// Where Prometheus scrapes, when metrics are on.
     pub metrics: Option<MetricsEndpoint>,
     /// The probes; HTTP and TCP ones go to [`Workload::api_port`].
@@ -69,6 +71,69 @@ pub struct Workload {
     pub body_limit_bytes: u64,
     /// Longest request, in seconds, for proxies in front of the service.
     pub request_timeout_secs: u32,
+    /// The controller that runs the pods.
+    pub controller: Controller,
+}
+
+/// What runs a workload's pods.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Controller {
+    /// Interchangeable pods, replaced by surging.
+    #[default]
+    Deployment,
+    /// Pods with stable names and a claim of their own each, behind a headless Service.
+    StatefulSet(StatefulPods),
+}
+
+/// How a StatefulSet runs its pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatefulPods {
+    /// One claim per pod for each of these.
+    pub claims: Vec<PodClaim>,
+    /// Whether pods start and stop all at once rather than one by one, in order.
+    pub parallel: bool,
+}
+
+/// A claim each pod gets, from a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodClaim {
+    /// Template (and pod volume) name.
+    pub name: String,
+    /// Folder it appears in.
+    pub mount_path: String,
+    /// Requested size, as a quantity.
+    pub size: String,
+    /// StorageClass; `None`: the cluster's default.
+    pub storage_class: Option<String>,
+    /// Access mode, as the API spells it.
+    pub access_mode: String,
+}
+
+impl Controller {
+    /// The controller's `kind`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Controller::Deployment => "Deployment",
+            Controller::StatefulSet(_) => "StatefulSet",
+        }
+    }
+}
+
+/// Names of the volumes every pod has; a per-pod claim must not take one.
+pub mod volume_names {
+    /// The configuration files.
+    pub const CONFIG: &str = "config";
+    /// The scratch folder.
+    pub const SCRATCH: &str = "tmp";
+    /// Prefixes of the numbered and named ones: writable folders, shared claims, Secrets.
+    pub const PREFIXES: [&str; 3] = ["writable-", "shared-", "secret-"];
+
+    /// Whether `name` is, or may be, one of the pod's own volume names.
+    #[must_use]
+    pub fn is_reserved(name: &str) -> bool {
+        name == CONFIG || name == SCRATCH || PREFIXES.iter().any(|p| name.starts_with(p))
+    }
 }
 
 /// A metrics listener.
@@ -214,8 +279,8 @@ pub struct Plan<'a> {
 /// Traffic between the components of one application, as NetworkPolicies admit it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Connections {
-    /// Pods this component calls: their selector labels and API port.
-    pub to: Vec<(BTreeMap<String, String>, u16)>,
+    /// Pods this component calls: their selector labels and every port they serve.
+    pub to: Vec<(BTreeMap<String, String>, Vec<u16>)>,
     /// Pods that call this component: their selector labels.
     pub from: Vec<BTreeMap<String, String>>,
 }
@@ -282,6 +347,12 @@ impl Plan<'_> {
     #[must_use]
     pub fn config_map_name(&self) -> String {
         format!("{}-config", self.name())
+    }
+
+    /// Name of the headless Service that gives a StatefulSet's pods their DNS names.
+    #[must_use]
+    pub fn headless_service_name(&self) -> String {
+        format!("{}-headless", self.name())
     }
 
     /// Name of the data claim, when there is one.

@@ -345,7 +345,7 @@ fn pdb_rules() {
     };
     assert_fires(
         "pdb-selects-pods",
-        "selects no Deployment's pods",
+        "selects the pods of no Deployment or StatefulSet",
         pdb(|s| {
             s.selector.as_mut().unwrap().match_labels =
                 Some(BTreeMap::from([("x".into(), "y".into())]));

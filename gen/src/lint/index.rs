@@ -3,10 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, PodSpec, Service};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::api::core::v1::{
+    Container, PersistentVolumeClaim, PodSpec, PodTemplateSpec, Service,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::objects::Object;
 
@@ -78,6 +81,16 @@ impl<'a> Index<'a> {
         k8s_openapi::api::core::v1::ResourceQuota
     );
 
+    /// Every object that runs pods from a template (Deployments, StatefulSets), in
+    /// emission order.
+    pub fn pod_owners(&self) -> impl Iterator<Item = PodOwner<'a>> + 'a {
+        self.objects.iter().filter_map(|o| match o {
+            Object::Deployment(d) => PodOwner::of_deployment(d),
+            Object::StatefulSet(s) => PodOwner::of_stateful_set(s),
+            _ => None,
+        })
+    }
+
     /// Whether an object of `kind` named `name` is emitted.
     #[must_use]
     pub fn has(&self, kind: &str, name: &str) -> bool {
@@ -86,51 +99,167 @@ impl<'a> Index<'a> {
             .any(|o| o.kind() == kind && o.name() == name)
     }
 
-    /// The autoscaler that targets `d`, if any.
+    /// The autoscaler that targets `owner`, if any.
     #[must_use]
-    pub fn autoscaler_of(&self, d: &Deployment) -> Option<&'a HorizontalPodAutoscaler> {
-        let name = d.metadata.name.as_deref()?;
+    pub fn autoscaler_of(&self, owner: &PodOwner<'_>) -> Option<&'a HorizontalPodAutoscaler> {
+        let name = owner.metadata.name.as_deref()?;
         self.autoscalers().find(|h| {
             h.spec.as_ref().is_some_and(|s| {
-                s.scale_target_ref.kind == "Deployment" && s.scale_target_ref.name == name
+                s.scale_target_ref.kind == owner.kind && s.scale_target_ref.name == name
             })
         })
     }
 
-    /// Fewest and most replicas `d` can run with: its autoscaler's range, or its fixed count.
+    /// Fewest and most replicas `owner` can run with: its autoscaler's range, or its fixed
+    /// count.
     #[must_use]
-    pub fn replica_range(&self, d: &Deployment) -> (i32, i32) {
-        if let Some(spec) = self.autoscaler_of(d).and_then(|h| h.spec.as_ref()) {
+    pub fn replica_range(&self, owner: &PodOwner<'_>) -> (i32, i32) {
+        if let Some(spec) = self.autoscaler_of(owner).and_then(|h| h.spec.as_ref()) {
             return (spec.min_replicas.unwrap_or(1), spec.max_replicas);
         }
-        let n = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let n = owner.replicas.unwrap_or(1);
         (n, n)
     }
 
-    /// Deployments whose pods `selector` selects.
-    pub fn deployments_selected_by<'s>(
+    /// Pod owners whose pods `selector` selects.
+    pub fn pod_owners_selected_by<'s>(
         &self,
         selector: &'s LabelSelector,
-    ) -> impl Iterator<Item = &'a Deployment> + 's
+    ) -> impl Iterator<Item = PodOwner<'a>> + 's
     where
         'a: 's,
     {
-        self.deployments()
-            .filter(move |d| selector_matches(selector, &pod_labels(d)))
+        self.pod_owners()
+            .filter(move |o| selector_matches(selector, &o.labels()))
     }
 
-    /// Deployments whose pods a plain label map (a Service selector) selects.
-    pub fn deployments_matching<'s>(
+    /// Pod owners whose pods a plain label map (a Service selector) selects.
+    pub fn pod_owners_matching<'s>(
         &self,
         selector: &'s BTreeMap<String, String>,
-    ) -> impl Iterator<Item = &'a Deployment> + 's
+    ) -> impl Iterator<Item = PodOwner<'a>> + 's
     where
         'a: 's,
     {
-        self.deployments().filter(move |d| {
-            let labels = pod_labels(d);
+        self.pod_owners().filter(move |o| {
+            let labels = o.labels();
             selector.iter().all(|(k, v)| labels.get(k) == Some(v))
         })
+    }
+}
+
+/// An object that runs pods from a template, as the rules see it whatever its kind: so a
+/// rule about pods is written once and holds for every kind that has them.
+#[derive(Debug, Clone, Copy)]
+pub struct PodOwner<'a> {
+    /// `kind`, e.g. `Deployment`.
+    pub kind: &'static str,
+    /// The owner's metadata.
+    pub metadata: &'a ObjectMeta,
+    /// `spec.selector`.
+    pub selector: &'a LabelSelector,
+    /// `spec.replicas`, when set.
+    pub replicas: Option<i32>,
+    /// `spec.template`.
+    pub template: &'a PodTemplateSpec,
+    /// Claims made for each pod from templates (a StatefulSet's volumeClaimTemplates).
+    pub claim_templates: &'a [PersistentVolumeClaim],
+    /// What a rolling update may add above the count: `None` for kinds that replace pods
+    /// one at a time without surging.
+    surge: Option<Option<&'a IntOrString>>,
+}
+
+impl<'a> PodOwner<'a> {
+    /// The view of a Deployment (none without a spec).
+    #[must_use]
+    pub fn of_deployment(d: &'a Deployment) -> Option<Self> {
+        let spec = d.spec.as_ref()?;
+        let surge = spec
+            .strategy
+            .as_ref()
+            .and_then(|s| s.rolling_update.as_ref())
+            .and_then(|r| r.max_surge.as_ref());
+        Some(PodOwner {
+            kind: "Deployment",
+            metadata: &d.metadata,
+            selector: &spec.selector,
+            replicas: spec.replicas,
+            template: &spec.template,
+            claim_templates: &[],
+            surge: Some(surge),
+        })
+    }
+
+    /// The view of a StatefulSet (none without a spec).
+    #[must_use]
+    pub fn of_stateful_set(s: &'a StatefulSet) -> Option<Self> {
+        let spec = s.spec.as_ref()?;
+        Some(PodOwner {
+            kind: "StatefulSet",
+            metadata: &s.metadata,
+            selector: &spec.selector,
+            replicas: spec.replicas,
+            template: &spec.template,
+            claim_templates: spec.volume_claim_templates.as_deref().unwrap_or_default(),
+            surge: None,
+        })
+    }
+
+    /// `Kind/name` for messages.
+    #[must_use]
+    pub fn who(&self) -> String {
+        display(self.kind, self.metadata.name.as_ref())
+    }
+
+    /// The labels of the pod template.
+    #[must_use]
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        self.template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default()
+    }
+
+    /// The annotations of the pod template.
+    #[must_use]
+    pub fn annotations(&self) -> BTreeMap<String, String> {
+        self.template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.clone())
+            .unwrap_or_default()
+    }
+
+    /// The pod spec.
+    #[must_use]
+    pub fn pod_spec(&self) -> Option<&'a PodSpec> {
+        self.template.spec.as_ref()
+    }
+
+    /// Every container of the pods, init containers included.
+    pub fn containers(&self) -> impl Iterator<Item = &'a Container> + 'a {
+        self.pod_spec().into_iter().flat_map(|p| {
+            p.init_containers
+                .iter()
+                .flatten()
+                .chain(p.containers.iter())
+        })
+    }
+
+    /// Pods a rolling update runs above `replicas` (Kubernetes' default surge is 25%,
+    /// rounded up).
+    #[must_use]
+    pub fn surge(&self, replicas: i32) -> i32 {
+        let percent = |p: i32| (p * replicas + 99) / 100;
+        match self.surge {
+            None => 0,
+            Some(Some(IntOrString::Int(n))) => *n,
+            Some(Some(IntOrString::String(p))) => {
+                percent(p.trim_end_matches('%').parse::<i32>().unwrap_or(25))
+            }
+            Some(None) => percent(25),
+        }
     }
 }
 
@@ -143,37 +272,23 @@ pub fn display(kind: &str, name: Option<&String>) -> String {
 /// The labels of a Deployment's pod template.
 #[must_use]
 pub fn pod_labels(d: &Deployment) -> BTreeMap<String, String> {
-    d.spec
-        .as_ref()
-        .and_then(|s| s.template.metadata.as_ref())
-        .and_then(|m| m.labels.clone())
+    PodOwner::of_deployment(d)
+        .map(|o| o.labels())
         .unwrap_or_default()
 }
 
 /// A Deployment's pod spec.
 #[must_use]
 pub fn pod_spec(d: &Deployment) -> Option<&PodSpec> {
-    d.spec.as_ref().and_then(|s| s.template.spec.as_ref())
+    PodOwner::of_deployment(d)?.pod_spec()
 }
 
 /// The annotations of a Deployment's pod template.
 #[must_use]
 pub fn pod_annotations(d: &Deployment) -> BTreeMap<String, String> {
-    d.spec
-        .as_ref()
-        .and_then(|s| s.template.metadata.as_ref())
-        .and_then(|m| m.annotations.clone())
+    PodOwner::of_deployment(d)
+        .map(|o| o.annotations())
         .unwrap_or_default()
-}
-
-/// Every container of a Deployment's pods, init containers included.
-pub fn all_containers(d: &Deployment) -> impl Iterator<Item = &Container> {
-    pod_spec(d).into_iter().flat_map(|p| {
-        p.init_containers
-            .iter()
-            .flatten()
-            .chain(p.containers.iter())
-    })
 }
 
 /// Whether `selector` selects objects labelled `labels`. An empty selector selects

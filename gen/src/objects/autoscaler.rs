@@ -28,7 +28,7 @@ pub fn build(plan: &Plan<'_>) -> Option<HorizontalPodAutoscaler> {
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some("apps/v1".to_owned()),
-                kind: "Deployment".to_owned(),
+                kind: plan.workload.controller.kind().to_owned(),
                 name: plan.workload_name(),
             },
             min_replicas: Some(int(a.min_replicas)),

@@ -1,5 +1,5 @@
-//! Deployment: the server's pods, hardened, probed on the server's own routes, rolled on
-//! every configuration change and drained before they stop.
+//! Deployment, and the pod template every controller runs: hardened, probed on the
+//! workload's own routes, rolled on every configuration change and drained before it stops.
 
 use std::collections::BTreeMap;
 
@@ -20,14 +20,15 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{config_map, int, meta, pod_selector};
 use crate::settings::{CpuMemory, ProbeTiming, SpreadDomain, SpreadMode};
 use crate::workload::{
-    EnvValue, HTTP_PORT_NAME, InitContainer, METRICS_PORT_NAME, Plan, ProbeAction,
+    Controller, EnvValue, HTTP_PORT_NAME, InitContainer, METRICS_PORT_NAME, Plan, ProbeAction,
+    volume_names,
 };
 
 /// Pod template annotation holding the configuration checksum.
 pub const CONFIG_CHECKSUM_ANNOTATION: &str = "checksum/config";
 
-const CONFIG_VOLUME: &str = "config";
-const SCRATCH_VOLUME: &str = "tmp";
+const CONFIG_VOLUME: &str = volume_names::CONFIG;
+const SCRATCH_VOLUME: &str = volume_names::SCRATCH;
 /// Bound on the scratch emptyDir, so a runaway writer is evicted rather than filling the node.
 const SCRATCH_SIZE: &str = "64Mi";
 /// Bound on each further writable folder (caches, pid files, uploads in flight).
@@ -54,17 +55,23 @@ pub fn build(plan: &Plan<'_>) -> Deployment {
                     max_unavailable: Some(IntOrString::Int(0)),
                 }),
             }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(plan.labels()),
-                    annotations: Some(pod_annotations(plan)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(pod_spec(plan)),
-            },
+            template: pod_template(plan),
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
+    }
+}
+
+/// The pod template, whatever controller runs it.
+#[must_use]
+pub fn pod_template(plan: &Plan<'_>) -> PodTemplateSpec {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(plan.labels()),
+            annotations: Some(pod_annotations(plan)),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(pod_spec(plan)),
     }
 }
 
@@ -134,15 +141,24 @@ fn spread(plan: &Plan<'_>) -> Option<Vec<TopologySpreadConstraint>> {
         .to_owned(),
         label_selector: Some(pod_selector(plan)),
         // Count only pods of the same rollout, so old pods being replaced do not skew it.
-        match_label_keys: Some(vec!["pod-template-hash".to_owned()]),
+        match_label_keys: Some(vec![revision_label(&plan.workload.controller).to_owned()]),
         ..TopologySpreadConstraint::default()
     }])
+}
+
+/// The label each controller puts on its pods to tell one revision from the next.
+fn revision_label(controller: &Controller) -> &'static str {
+    match controller {
+        Controller::Deployment => "pod-template-hash",
+        Controller::StatefulSet(_) => "controller-revision-hash",
+    }
 }
 
 fn container(plan: &Plan<'_>) -> Container {
     let w = &plan.workload;
     let probes = &plan.settings.probes;
     let mut ports = vec![port(HTTP_PORT_NAME, w.api_port)];
+    ports.extend(w.extra_ports.iter().map(|(name, n)| port(name, *n)));
     if let Some(m) = w.metrics.as_ref().filter(|m| m.separate_from(w.api_port)) {
         ports.push(port(METRICS_PORT_NAME, m.port));
     }
@@ -284,17 +300,17 @@ fn env_vars(plan: &Plan<'_>) -> Vec<EnvVar> {
 
 /// Volume name of a shared claim.
 fn shared_volume_name(claim: &str) -> String {
-    format!("shared-{claim}")
+    format!("{}{claim}", volume_names::PREFIXES[1])
 }
 
 /// Volume name of the `index`th writable folder.
 fn writable_volume_name(index: usize) -> String {
-    format!("writable-{index}")
+    format!("{}{index}", volume_names::PREFIXES[0])
 }
 
 /// Volume name of the `index`th declared Secret.
 fn secret_volume_name(index: usize) -> String {
-    format!("secret-{index}")
+    format!("{}{index}", volume_names::PREFIXES[2])
 }
 
 fn port(name: &str, number: u16) -> ContainerPort {
@@ -358,6 +374,12 @@ fn volume_mounts(plan: &Plan<'_>) -> Vec<VolumeMount> {
     }
     for (claim, path, read_only) in &w.shared {
         out.push(mount(&shared_volume_name(claim), path, *read_only));
+    }
+    // A StatefulSet's own claims: the pod volume takes the template's name.
+    if let Controller::StatefulSet(pods) = &w.controller {
+        for claim in &pods.claims {
+            out.push(mount(&claim.name, &claim.mount_path, false));
+        }
     }
     for files in &w.secret_files {
         out.push(mount(&files.volume, &files.mount_dir, true));

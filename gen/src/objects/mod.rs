@@ -12,11 +12,12 @@ pub mod parse;
 pub mod resource_quota;
 pub mod service;
 pub mod service_account;
+pub mod stateful_set;
 pub mod volume_claim;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Namespace, PersistentVolumeClaim, ResourceQuota, Service, ServiceAccount,
@@ -141,6 +142,7 @@ kinds! {
         PersistentVolumeClaim(PersistentVolumeClaim),
         Service(Service),
         Deployment(Deployment),
+        StatefulSet(StatefulSet),
         HorizontalPodAutoscaler(HorizontalPodAutoscaler),
         PodDisruptionBudget(PodDisruptionBudget),
         Ingress(Ingress),
@@ -182,6 +184,7 @@ pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
         out.extend(config_map::build(plan).map(Object::ConfigMap));
         out.extend(volume_claim::build(plan).map(Object::PersistentVolumeClaim));
         out.push(Object::Service(service::build(serving)));
+        out.extend(service::build_headless(plan).map(Object::Service));
         out.extend(service::build_metrics(plan).map(Object::Service));
         if colors.is_empty() {
             out.extend(pods(plan));
@@ -209,9 +212,12 @@ pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
     out
 }
 
-/// The Deployment of `plan` with its autoscaler and budget.
+/// The Deployment or StatefulSet of `plan` with its autoscaler and budget.
 fn pods(plan: &Plan<'_>) -> Vec<Object> {
-    let mut out = vec![Object::Deployment(deployment::build(plan))];
+    let mut out = vec![match stateful_set::build(plan) {
+        Some(s) => Object::StatefulSet(s),
+        None => Object::Deployment(deployment::build(plan)),
+    }];
     out.extend(autoscaler::build(plan).map(Object::HorizontalPodAutoscaler));
     out.extend(disruption_budget::build(plan).map(Object::PodDisruptionBudget));
     out

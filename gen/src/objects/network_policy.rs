@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{int, meta, pod_selector};
-use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
+use crate::workload::{Controller, HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
 
 /// Label every namespace carries with its own name (set by the API server since 1.22).
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -34,16 +34,28 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
         from: Some(api_from),
         ports: Some(vec![named(HTTP_PORT_NAME)]),
     }];
-    // Components of the application that call this one.
+    // Components of the application that call this one, on every port it serves.
+    let served: Vec<&str> = std::iter::once(HTTP_PORT_NAME)
+        .chain(plan.workload.extra_ports.iter().map(|(n, _)| n.as_str()))
+        .collect();
     ingress.extend(
         plan.connections
             .from
             .iter()
             .map(|labels| NetworkPolicyIngressRule {
                 from: Some(vec![pod_peer(labels)]),
-                ports: Some(vec![named(HTTP_PORT_NAME)]),
+                ports: Some(served.iter().map(|n| named(n)).collect()),
             }),
     );
+    // A StatefulSet's pods are peers (a store's replicas, a broker's controllers): they
+    // reach each other on every port they serve.
+    let peers = matches!(plan.workload.controller, Controller::StatefulSet(_));
+    if peers {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![pod_peer(&plan.selector_labels())]),
+            ports: Some(served.iter().map(|n| named(n)).collect()),
+        });
+    }
     if let Some(m) = &plan.workload.metrics {
         let port = if m.separate_from(plan.workload.api_port) {
             METRICS_PORT_NAME
@@ -89,20 +101,37 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
                 }]),
             }),
     );
-    // Components this one calls, on their API port.
-    egress.extend(
-        plan.connections
-            .to
-            .iter()
-            .map(|(labels, port)| NetworkPolicyEgressRule {
-                to: Some(vec![pod_peer(labels)]),
-                ports: Some(vec![NetworkPolicyPort {
-                    port: Some(IntOrString::Int(int(*port))),
-                    protocol: Some("TCP".to_owned()),
-                    end_port: None,
-                }]),
-            }),
-    );
+    if peers {
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![pod_peer(&plan.selector_labels())]),
+            ports: Some(
+                std::iter::once(plan.workload.api_port)
+                    .chain(plan.workload.extra_ports.iter().map(|(_, n)| *n))
+                    .map(|port| NetworkPolicyPort {
+                        port: Some(IntOrString::Int(int(port))),
+                        protocol: Some("TCP".to_owned()),
+                        end_port: None,
+                    })
+                    .collect(),
+            ),
+        });
+    }
+    // Components this one calls, on the ports they serve.
+    egress.extend(plan.connections.to.iter().map(|(labels, ports)| {
+        NetworkPolicyEgressRule {
+            to: Some(vec![pod_peer(labels)]),
+            ports: Some(
+                ports
+                    .iter()
+                    .map(|port| NetworkPolicyPort {
+                        port: Some(IntOrString::Int(int(*port))),
+                        protocol: Some("TCP".to_owned()),
+                        end_port: None,
+                    })
+                    .collect(),
+            ),
+        }
+    }));
     egress.extend(np.extra_egress.iter().map(|rule| NetworkPolicyEgressRule {
         to: Some(vec![ip_peer(rule.cidr.as_str())]),
         ports: (!rule.tcp_ports.is_empty()).then(|| {

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{int, meta};
 use crate::settings::ServiceType;
-use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
+use crate::workload::{Controller, HTTP_PORT_NAME, METRICS_PORT_NAME, Plan};
 
 /// Suffix of the metrics Service's name.
 pub const METRICS_SERVICE_SUFFIX: &str = "-metrics";
@@ -36,6 +36,30 @@ pub fn build(plan: &Plan<'_>) -> Service {
     build_named(plan, plan.name())
 }
 
+/// Builds the headless Service that gives a StatefulSet's pods their DNS names
+/// (`<pod>.<name>-headless`); it lists pods before they are ready, so peers of a clustered
+/// store find each other while they start.
+#[must_use]
+pub fn build_headless(plan: &Plan<'_>) -> Option<Service> {
+    if !matches!(plan.workload.controller, Controller::StatefulSet(_)) {
+        return None;
+    }
+    let mut svc = build_named(plan, &plan.headless_service_name());
+    if let Some(spec) = svc.spec.as_mut() {
+        spec.type_ = Some("ClusterIP".to_owned());
+        spec.cluster_ip = Some("None".to_owned());
+        spec.publish_not_ready_addresses = Some(true);
+        // Peers dial pod addresses directly, so the API port is listed as the pods serve it.
+        for p in spec.ports.iter_mut().flatten() {
+            p.node_port = None;
+            if p.name.as_deref() == Some(HTTP_PORT_NAME) {
+                p.port = int(plan.workload.api_port);
+            }
+        }
+    }
+    Some(svc)
+}
+
 /// Builds the API Service of one blue-green colour, for smoke tests of that colour alone:
 /// named like its Deployment, always ClusterIP.
 #[must_use]
@@ -56,7 +80,7 @@ fn build_named(plan: &Plan<'_>, name: &str) -> Service {
         .node_port
         .filter(|_| settings.kind != ServiceType::ClusterIP)
         .map(int);
-    let ports = vec![ServicePort {
+    let mut ports = vec![ServicePort {
         name: Some(HTTP_PORT_NAME.to_owned()),
         port: int(settings.port),
         target_port: Some(IntOrString::String(HTTP_PORT_NAME.to_owned())),
@@ -64,6 +88,19 @@ fn build_named(plan: &Plan<'_>, name: &str) -> Service {
         app_protocol: Some("http".to_owned()),
         node_port,
     }];
+    // Further ports keep their own numbers: only the API port is remapped.
+    ports.extend(
+        plan.workload
+            .extra_ports
+            .iter()
+            .map(|(name, n)| ServicePort {
+                name: Some(name.clone()),
+                port: int(*n),
+                target_port: Some(IntOrString::String(name.clone())),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }),
+    );
     Service {
         metadata: meta(plan, name),
         spec: Some(ServiceSpec {

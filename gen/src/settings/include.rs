@@ -49,7 +49,8 @@ pub fn apply_sizing(env: &mut Environment) -> Vec<Problem> {
             ));
             continue;
         };
-        // The sizes every kind has, and the claim when the kind has one.
+        // The sizes every kind has, and the claim's size and class when the kind has one
+        // claim (else why it cannot be sized).
         let (pod, claim) = match component {
             Component::AkidbEmbed(s) => {
                 let s = s.as_mut();
@@ -60,7 +61,7 @@ pub fn apply_sizing(env: &mut Environment) -> Vec<Problem> {
                         resources: &mut s.resources,
                         ingress: &mut s.ingress,
                     },
-                    Some(&mut s.model_cache),
+                    Ok((&mut s.model_cache.size, &mut s.model_cache.storage_class)),
                 )
             }
             Component::Deployment(s) => {
@@ -72,30 +73,46 @@ pub fn apply_sizing(env: &mut Environment) -> Vec<Problem> {
                         resources: &mut s.resources,
                         ingress: &mut s.ingress,
                     },
-                    None,
+                    Err("the component is a `deployment`, which has no volume to size".to_owned()),
+                )
+            }
+            Component::StatefulSet(s) => {
+                let s = s.as_mut();
+                let count = s.volume_claims.len();
+                let claim = match s.volume_claims.values_mut().next() {
+                    Some(c) if count == 1 => Ok((&mut c.size, &mut c.storage_class)),
+                    _ => Err(format!(
+                        "the stateful_set has {count} volume claims; sizing sets the size of exactly one"
+                    )),
+                };
+                (
+                    PodFields {
+                        replicas: &mut s.replicas,
+                        autoscaling: &mut s.autoscaling,
+                        resources: &mut s.resources,
+                        ingress: &mut s.ingress,
+                    },
+                    claim,
                 )
             }
         };
         size_pod(pod, sizing, name, &mut problems);
         match claim {
-            Some(claim) => {
-                if let Some(size) = &sizing.size {
-                    claim.size = *size;
+            Ok((size, class)) => {
+                if let Some(given) = &sizing.size {
+                    *size = *given;
                 }
-                if let Some(class) = &sizing.storage_class {
-                    claim.storage_class = Some(class.clone());
+                if let Some(given) = &sizing.storage_class {
+                    *class = Some(given.clone());
                 }
             }
-            None => {
+            Err(why) => {
                 for (field, given) in [
                     ("size", sizing.size.is_some()),
                     ("storage_class", sizing.storage_class.is_some()),
                 ] {
                     if given {
-                        problems.push(Problem::new(
-                            format!("sizing.{name}.{field}"),
-                            "the component is a `deployment`, which has no volume to size",
-                        ));
+                        problems.push(Problem::new(format!("sizing.{name}.{field}"), why.clone()));
                     }
                 }
             }

@@ -49,7 +49,8 @@ pub struct Environment {
     pub include: Option<String>,
     /// The application's parts, by name (a DNS label; it names their objects). Each is
     /// one kind, written as the only key under its name: `akidb_embed` (this repository's
-    /// embedding server) or `deployment` (any other container image). Default none.
+    /// embedding server), `deployment` (any other container image) or `stateful_set` (one
+    /// whose pods keep their names and claims). Default none.
     #[serde(default)]
     pub components: BTreeMap<DnsLabel, Component>,
     /// Sizes for included components, by name: each given field replaces the component's
@@ -85,7 +86,7 @@ impl Environment {
     pub fn akidb_embeds(&self) -> impl Iterator<Item = (&DnsLabel, &AkidbEmbed)> {
         self.components.iter().filter_map(|(name, c)| match c {
             Component::AkidbEmbed(s) => Some((name, s.as_ref())),
-            Component::Deployment(_) => None,
+            Component::Deployment(_) | Component::StatefulSet(_) => None,
         })
     }
 }
@@ -100,6 +101,9 @@ pub enum Component {
     /// A container image we did not write, as a Deployment: image, command, env, port,
     /// probe paths, writable folders and user all from these settings.
     Deployment(Box<container::ContainerDeployment>),
+    /// A container image we did not write, as a StatefulSet: the settings of `deployment`
+    /// plus a claim of its own per pod and stable pod names.
+    StatefulSet(Box<container::ContainerStatefulSet>),
 }
 
 impl Component {
@@ -109,6 +113,7 @@ impl Component {
         match self {
             Component::AkidbEmbed(_) => "akidb_embed",
             Component::Deployment(_) => "deployment",
+            Component::StatefulSet(_) => "stateful_set",
         }
     }
 
@@ -118,6 +123,7 @@ impl Component {
         match self {
             Component::AkidbEmbed(s) => s.pod(),
             Component::Deployment(s) => s.pod(),
+            Component::StatefulSet(s) => s.pod(),
         }
     }
 
@@ -127,6 +133,7 @@ impl Component {
         match self {
             Component::AkidbEmbed(s) => s.image.clone(),
             Component::Deployment(s) => s.image.to_image(),
+            Component::StatefulSet(s) => s.image.to_image(),
         }
     }
 
@@ -136,6 +143,7 @@ impl Component {
         match self {
             Component::AkidbEmbed(s) => s.declared_secrets(),
             Component::Deployment(s) => s.secrets.iter().map(SecretRef::declared).collect(),
+            Component::StatefulSet(s) => s.secrets.iter().map(SecretRef::declared).collect(),
         }
     }
 }
@@ -150,7 +158,8 @@ pub struct Sizing {
     pub autoscaling: Option<Autoscaling>,
     /// Requests and limits (replace the component's).
     pub resources: Option<Resources>,
-    /// Size of the component's volume (for `akidb_embed`, the model cache).
+    /// Size of the component's volume (for `akidb_embed`, the model cache; for a
+    /// `stateful_set`, its one volume claim).
     pub size: Option<Bytes>,
     /// StorageClass of the component's volume.
     pub storage_class: Option<DnsSubdomain>,

@@ -14,8 +14,8 @@ use crate::settings::image::{Pin, Tag};
 use crate::settings::models::ApiKeys;
 use crate::settings::{AkidbEmbed, DnsLabel, Environment, Image};
 use crate::workload::{
-    Colors, ConfigFiles, Connections, DataVolume, Egress, EnvValue, InitContainer, MetricsEndpoint,
-    Plan, ProbeAction, ProbePaths, Resources, SecretFiles, Workload,
+    Colors, ConfigFiles, Connections, Controller, DataVolume, Egress, EnvValue, InitContainer,
+    MetricsEndpoint, Plan, ProbeAction, ProbePaths, Resources, SecretFiles, Workload,
 };
 
 /// Image tag used when an environment pins none: the server's own version, so a release
@@ -91,6 +91,8 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
         drain_timeout_secs: config.server.drain_timeout_secs,
         body_limit_bytes: config.server.body_limit_bytes,
         request_timeout_secs: config.server.request_timeout_secs,
+        controller: Controller::Deployment,
+        extra_ports: Vec::new(),
     };
     Plan {
         app,

@@ -1,28 +1,70 @@
-//! What a `deployment` component must say for its pod to run: a pinned image, a real port,
+//! What a `deployment` or `stateful_set` component must say for its pod to run: a pinned image, a real port,
 //! probe paths, folders that are absolute and distinct, and a user that is not root.
 
 use std::path::Path;
 
 use crate::settings::check::Problems;
-use crate::settings::container::{ConfigFilesSettings, ContainerDeployment, ProbeCheck};
+use crate::settings::container::{
+    ConfigFilesSettings, ContainerDeployment, ContainerStatefulSet, ProbeCheck,
+};
 use crate::settings::{AccessMode, Component, Environment, Problem};
 
 use super::TMP_DIR;
+use crate::workload::{HTTP_PORT_NAME, METRICS_PORT_NAME, volume_names};
 
-/// Every problem of the `deployment` components of `env`.
+/// Every problem of the `deployment` and `stateful_set` components of `env`.
 #[must_use]
 pub fn check(env: &Environment) -> Vec<Problem> {
     let mut out = Vec::new();
     for (name, component) in &env.components {
-        let Component::Deployment(settings) = component else {
-            continue;
-        };
-        let mut problems = Problems::under(&format!("components.{name}.deployment"));
-        check_one(settings, &mut problems);
-        check_volumes(env, settings, &mut problems);
+        let mut problems = Problems::under(&format!("components.{name}.{}", component.kind()));
+        match component {
+            Component::Deployment(settings) => {
+                check_one(settings, &mut problems);
+                check_volumes(env, settings, &mut problems);
+            }
+            Component::StatefulSet(settings) => {
+                let container = settings.container();
+                check_one(&container, &mut problems);
+                let taken = check_volumes(env, &container, &mut problems);
+                check_claims(settings, taken, &mut problems);
+            }
+            Component::AkidbEmbed(_) => {}
+        }
         out.extend(problems.list);
     }
     out
+}
+
+/// A StatefulSet's own claims: names that are not the pod's other volumes', absolute
+/// folders apart from every other mount, and a mode a fresh, empty claim can be used in.
+fn check_claims(s: &ContainerStatefulSet, mut taken: Vec<String>, out: &mut Problems) {
+    for (name, claim) in &s.volume_claims {
+        let key = format!("volume_claims.{name}");
+        if volume_names::is_reserved(name.as_str()) {
+            out.add(
+                key.clone(),
+                format!(
+                    "`{name}` is a name the pod's own volumes take (`{}`, `{}` and names starting {}); choose another",
+                    volume_names::CONFIG,
+                    volume_names::SCRATCH,
+                    volume_names::PREFIXES
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        check_mount_path(&format!("{key}.path"), &claim.path, &taken, out);
+        if claim.access_mode == AccessMode::ReadOnlyMany {
+            out.add(
+                format!("{key}.access_mode"),
+                "is ReadOnlyMany, but each pod's claim starts empty and nothing could write it; use ReadWriteOnce",
+            );
+        }
+        taken.push(claim.path.clone());
+    }
 }
 
 fn check_one(s: &ContainerDeployment, out: &mut Problems) {
@@ -38,6 +80,7 @@ fn check_one(s: &ContainerDeployment, out: &mut Problems) {
             "is 0; give the port the container listens on (1 to 65535)",
         );
     }
+    check_ports(s, out);
     for (key, check) in [
         ("health.liveness", Some(&s.health.liveness)),
         ("health.readiness", Some(&s.health.readiness)),
@@ -92,6 +135,56 @@ fn check_one(s: &ContainerDeployment, out: &mut Problems) {
     }
 }
 
+/// Further ports: names Kubernetes accepts for a port (IANA service names) other than the
+/// ones the generator gives, and numbers no other port of the pod has.
+fn check_ports(s: &ContainerDeployment, out: &mut Problems) {
+    let mut numbers = vec![s.port];
+    for (name, number) in &s.ports {
+        let key = format!("ports.{name}");
+        if let Err(why) = port_name(name) {
+            out.add(key.clone(), why);
+        } else if name == HTTP_PORT_NAME || name == METRICS_PORT_NAME {
+            out.add(
+                key.clone(),
+                format!("`{name}` is the name of the API or metrics port; choose another"),
+            );
+        }
+        if *number == 0 {
+            out.add(
+                key,
+                "is 0; give the port the container listens on (1 to 65535)",
+            );
+        } else if numbers.contains(number) {
+            out.add(
+                key,
+                format!("{number} is already another port of the container"),
+            );
+        } else {
+            numbers.push(*number);
+        }
+    }
+}
+
+/// Whether `name` is a valid port name: 1 to 15 lowercase letters, digits and `-`, with
+/// at least one letter, no `-` at either end and no `--`.
+fn port_name(name: &str) -> Result<(), String> {
+    let valid = (1..=15).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.chars().any(|c| c.is_ascii_lowercase())
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--");
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a port name: 1 to 15 lowercase letters, digits and `-`, with a letter, no `-` at either end and no `--`"
+        ))
+    }
+}
+
 fn check_config_files(c: &ConfigFilesSettings, writable: &[String], out: &mut Problems) {
     let dir = Path::new(&c.mount_dir);
     if !dir.is_absolute() || dir == Path::new("/") {
@@ -130,10 +223,11 @@ fn check_config_files(c: &ConfigFilesSettings, writable: &[String], out: &mut Pr
     }
 }
 
-fn check_volumes(env: &Environment, s: &ContainerDeployment, out: &mut Problems) {
-    let mut taken: Vec<&str> = vec![TMP_DIR];
-    taken.extend(s.writable_dirs.iter().map(String::as_str));
-    taken.extend(s.config_files.iter().map(|c| c.mount_dir.as_str()));
+/// Checks the shared volumes `s` mounts; returns every folder the pod mounts.
+fn check_volumes(env: &Environment, s: &ContainerDeployment, out: &mut Problems) -> Vec<String> {
+    let mut taken: Vec<String> = vec![TMP_DIR.to_owned()];
+    taken.extend(s.writable_dirs.iter().cloned());
+    taken.extend(s.config_files.iter().map(|c| c.mount_dir.clone()));
     for (i, m) in s.volumes.iter().enumerate() {
         let key = format!("volumes[{i}]");
         match env.volumes.get(&m.volume) {
@@ -163,24 +257,28 @@ fn check_volumes(env: &Environment, s: &ContainerDeployment, out: &mut Problems)
             }
             Some(_) => {}
         }
-        let p = Path::new(&m.path);
-        if !p.is_absolute() || p == Path::new("/") {
-            out.add(
-                format!("{key}.path"),
-                format!("is `{}`; give an absolute folder other than `/`", m.path),
-            );
-        } else if let Some(other) = taken
-            .iter()
-            .find(|d| p.starts_with(d) || Path::new(d).starts_with(p))
-        {
-            out.add(
-                format!("{key}.path"),
-                format!(
-                    "`{}` overlaps `{other}`, which the pod already mounts",
-                    m.path
-                ),
-            );
-        }
-        taken.push(&m.path);
+        check_mount_path(&format!("{key}.path"), &m.path, &taken, out);
+        taken.push(m.path.clone());
+    }
+    taken.extend(s.secrets.iter().filter_map(|x| x.mount_path.clone()));
+    taken
+}
+
+/// A volume's folder: absolute, not `/`, and apart from every folder in `taken`.
+fn check_mount_path(key: &str, path: &str, taken: &[String], out: &mut Problems) {
+    let p = Path::new(path);
+    if !p.is_absolute() || p == Path::new("/") {
+        out.add(
+            key,
+            format!("is `{path}`; give an absolute folder other than `/`"),
+        );
+    } else if let Some(other) = taken
+        .iter()
+        .find(|d| p.starts_with(d) || Path::new(d).starts_with(p))
+    {
+        out.add(
+            key,
+            format!("`{path}` overlaps `{other}`, which the pod already mounts"),
+        );
     }
 }

@@ -1,13 +1,18 @@
-//! The `deployment` kind as a [`Workload`]: a container image we did not write, so every
-//! fact the objects need (port, probe paths, folders, user) comes from its settings, which
-//! [`check`] holds to what the pod can actually run.
+//! The `deployment` and `stateful_set` kinds as a [`Workload`]: a container image we did
+//! not write, so every fact the objects need (port, probe paths, folders, user, claims)
+//! comes from its settings, which [`check`] holds to what the pod can actually run.
 
 pub mod check;
 
-use crate::settings::container::{ContainerDeployment, ProbeCheck};
+use crate::settings::container::{
+    ContainerDeployment, ContainerStatefulSet, PodManagement, ProbeCheck,
+};
 use crate::settings::image::{Pin, Tag};
 use crate::settings::{DnsLabel, Environment};
-use crate::workload::{ConfigFiles, Connections, Plan, ProbeAction, ProbePaths, Workload};
+use crate::workload::{
+    ConfigFiles, Connections, Controller, Plan, PodClaim, ProbeAction, ProbePaths, StatefulPods,
+    Workload,
+};
 
 /// Writable scratch folder every pod gets.
 const TMP_DIR: &str = "/tmp";
@@ -24,6 +29,56 @@ pub fn plan<'a>(
     name: &'a DnsLabel,
     settings: &'a ContainerDeployment,
 ) -> Plan<'a> {
+    Plan {
+        app,
+        name,
+        settings: settings.pod(),
+        workload: workload(app, name, settings),
+        color: None,
+        connections: Connections::default(),
+        blue_green: None,
+    }
+}
+
+/// Builds the plan of the `stateful_set` component `name` of `app`: a `deployment`'s, run
+/// by a StatefulSet with the component's claims.
+#[must_use]
+pub fn plan_stateful<'a>(
+    app: &'a Environment,
+    name: &'a DnsLabel,
+    settings: &'a ContainerStatefulSet,
+) -> Plan<'a> {
+    let mut workload = workload(app, name, &settings.container());
+    workload.controller = Controller::StatefulSet(StatefulPods {
+        claims: settings
+            .volume_claims
+            .iter()
+            .map(|(claim, c)| PodClaim {
+                name: claim.to_string(),
+                mount_path: c.path.clone(),
+                size: c.size.to_quantity().0,
+                storage_class: c
+                    .storage_class
+                    .as_ref()
+                    .or(app.storage_class.as_ref())
+                    .map(ToString::to_string),
+                access_mode: c.access_mode.as_str().to_owned(),
+            })
+            .collect(),
+        parallel: settings.pod_management == PodManagement::Parallel,
+    });
+    Plan {
+        app,
+        name,
+        settings: settings.pod(),
+        workload,
+        color: None,
+        connections: Connections::default(),
+        blue_green: None,
+    }
+}
+
+fn workload(app: &Environment, name: &DnsLabel, settings: &ContainerDeployment) -> Workload {
     let image = settings.image.to_image();
     // The load stage requires a tag or a digest, so this default is never used.
     let no_tag = Tag::new("unpinned").unwrap_or_else(|e| unreachable!("a valid tag: {e}"));
@@ -31,7 +86,7 @@ pub fn plan<'a>(
         Pin::Tag(t) => Some(t.to_string()),
         Pin::Digest(_) => None,
     };
-    let workload = Workload {
+    Workload {
         app: name.to_string(),
         component: name.to_string(),
         part_of: app.part_of().to_string(),
@@ -72,15 +127,12 @@ pub fn plan<'a>(
         drain_timeout_secs: settings.drain_seconds,
         body_limit_bytes: BODY_LIMIT_BYTES,
         request_timeout_secs: REQUEST_TIMEOUT_SECS,
-    };
-    Plan {
-        app,
-        name,
-        settings: settings.pod(),
-        workload,
-        color: None,
-        connections: Connections::default(),
-        blue_green: None,
+        controller: Controller::Deployment,
+        extra_ports: settings
+            .ports
+            .iter()
+            .map(|(name, port)| (name.clone(), *port))
+            .collect(),
     }
 }
 

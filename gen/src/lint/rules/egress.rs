@@ -3,14 +3,14 @@
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::super::index::{display, pod_labels, pod_spec, pulls_models, selector_matches};
+use super::super::index::{display, pulls_models, selector_matches};
 use super::{Findings, Index};
 use crate::settings::models::port_of_url;
 
 pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
-    for d in index.deployments() {
-        let Some(pod) = pod_spec(d) else { continue };
-        let labels = pod_labels(d);
+    for d in index.pod_owners() {
+        let Some(pod) = d.pod_spec() else { continue };
+        let labels = d.labels();
         let policies: Vec<&NetworkPolicy> = index
             .network_policies()
             .filter(|p| {
@@ -41,7 +41,7 @@ pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
                     .collect();
                 f.add(
                     "pull-egress-open",
-                    display("Deployment", d.metadata.name.as_ref()),
+                    d.who(),
                     format!("spec.template.spec.initContainers[{i}]"),
                     format!(
                         "`{}` pulls models from {hub} (TCP {port}), but {} allows no egress to that port: the pull would wait out its timeouts and the pod never start; list the hub's addresses under models.hub_egress_cidrs",

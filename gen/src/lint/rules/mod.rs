@@ -16,19 +16,19 @@ pub const ALL: &[Rule] = &[
     Rule {
         id: "selector-matches-template",
         severity: Error,
-        summary: "A Deployment's selector matches its own pod template labels.",
-        why: "The API server rejects a Deployment whose selector does not select its template; caught before apply.",
+        summary: "A Deployment's or StatefulSet's selector matches its own pod template labels.",
+        why: "The API server rejects a workload whose selector does not select its template; caught before apply.",
     },
     Rule {
         id: "deployment-selectors-disjoint",
         severity: Error,
-        summary: "No Deployment's selector selects the pods of another Deployment (blue-green colours included).",
+        summary: "No Deployment's or StatefulSet's selector selects the pods of another (blue-green colours included).",
         why: "Two controllers claiming one set of pods fight over their count: each scales the other's pods away, and rollouts of one replace the other.",
     },
     Rule {
         id: "service-selects-pods",
         severity: Error,
-        summary: "A Service has a selector and it selects the pods of a Deployment.",
+        summary: "A Service has a selector and it selects the pods of a Deployment or StatefulSet.",
         why: "A Service that selects nothing has no endpoints: every request fails while all objects look healthy.",
     },
     Rule {
@@ -70,7 +70,7 @@ pub const ALL: &[Rule] = &[
     Rule {
         id: "hpa-target-exists",
         severity: Error,
-        summary: "A HorizontalPodAutoscaler targets an emitted Deployment.",
+        summary: "A HorizontalPodAutoscaler targets an emitted Deployment or StatefulSet.",
         why: "An autoscaler without a target does nothing, silently.",
     },
     Rule {
@@ -88,13 +88,13 @@ pub const ALL: &[Rule] = &[
     Rule {
         id: "hpa-owns-replicas",
         severity: Error,
-        summary: "A Deployment managed by an autoscaler sets no static replicas.",
+        summary: "A Deployment or StatefulSet managed by an autoscaler sets no static replicas.",
         why: "Every apply would reset the replica count, undoing the autoscaler's work mid-traffic.",
     },
     Rule {
         id: "pdb-selects-pods",
         severity: Error,
-        summary: "A PodDisruptionBudget selects the pods of a Deployment.",
+        summary: "A PodDisruptionBudget selects the pods of a Deployment or StatefulSet.",
         why: "A budget that selects nothing protects nothing.",
     },
     Rule {

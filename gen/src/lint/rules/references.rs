@@ -2,13 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use super::super::index::{all_containers, display, pod_spec};
 use super::{Context, Findings, Index};
 
 pub(super) fn check(index: &Index<'_>, ctx: &Context, f: &mut Findings<'_>) {
-    for d in index.deployments() {
-        let who = display("Deployment", d.metadata.name.as_ref());
-        let Some(pod) = pod_spec(d) else { continue };
+    for d in index.pod_owners() {
+        let who = d.who();
+        let Some(pod) = d.pod_spec() else { continue };
         let base = "spec.template.spec";
         let mut config_maps = BTreeSet::new();
         let mut claims = BTreeSet::new();
@@ -36,7 +35,7 @@ pub(super) fn check(index: &Index<'_>, ctx: &Context, f: &mut Findings<'_>) {
                 claims.insert((p.claim_name.clone(), field.clone()));
             }
         }
-        for (i, c) in all_containers(d).enumerate() {
+        for (i, c) in d.containers().enumerate() {
             let field = format!("{base}.containers[{i}]");
             for e in c.env.iter().flatten() {
                 let Some(from) = &e.value_from else { continue };

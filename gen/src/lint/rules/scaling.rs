@@ -2,13 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::super::index::{
-    access_modes, all_containers, display, pod_spec, pulls_models, quantity_value,
-    selector_is_empty,
+    PodOwner, access_modes, display, pulls_models, quantity_value, selector_is_empty,
 };
 use super::{Findings, Index};
 
@@ -33,8 +31,8 @@ fn autoscalers(index: &Index<'_>, f: &mut Findings<'_>) {
             );
         }
         let target = &spec.scale_target_ref;
-        let Some(d) = index.deployments().find(|d| {
-            target.kind == "Deployment" && d.metadata.name.as_deref() == Some(target.name.as_str())
+        let Some(d) = index.pod_owners().find(|d| {
+            target.kind == d.kind && d.metadata.name.as_deref() == Some(target.name.as_str())
         }) else {
             f.add(
                 "hpa-target-exists",
@@ -44,17 +42,17 @@ fn autoscalers(index: &Index<'_>, f: &mut Findings<'_>) {
             );
             continue;
         };
-        if let Some(r) = d.spec.as_ref().and_then(|s| s.replicas) {
+        if let Some(r) = d.replicas {
             f.add(
                 "hpa-owns-replicas",
-                display("Deployment", d.metadata.name.as_ref()),
+                d.who(),
                 "spec.replicas",
                 format!("is {r} but {who} owns the count; remove it"),
             );
         }
         for (i, m) in spec.metrics.iter().flatten().enumerate() {
             let Some(res) = &m.resource else { continue };
-            for c in all_containers(d) {
+            for c in d.containers() {
                 let has = c
                     .resources
                     .as_ref()
@@ -98,17 +96,17 @@ fn budgets(index: &Index<'_>, f: &mut Findings<'_>) {
         let who = display("PodDisruptionBudget", b.metadata.name.as_ref());
         let Some(spec) = &b.spec else { continue };
         let selector = spec.selector.clone().unwrap_or_default();
-        let selected: Vec<&Deployment> = if selector_is_empty(&selector) {
+        let selected: Vec<PodOwner<'_>> = if selector_is_empty(&selector) {
             Vec::new()
         } else {
-            index.deployments_selected_by(&selector).collect()
+            index.pod_owners_selected_by(&selector).collect()
         };
         if selected.is_empty() {
             f.add(
                 "pdb-selects-pods",
                 who,
                 "spec.selector",
-                "selects no Deployment's pods",
+                "selects the pods of no Deployment or StatefulSet",
             );
             continue;
         }
@@ -130,12 +128,12 @@ fn budgets(index: &Index<'_>, f: &mut Findings<'_>) {
 }
 
 fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
-    for d in index.deployments() {
-        let (_, max) = index.replica_range(d);
+    for d in index.pod_owners() {
+        let (_, max) = index.replica_range(&d);
         if max < 2 {
             continue;
         }
-        let Some(pod) = pod_spec(d) else { continue };
+        let Some(pod) = d.pod_spec() else { continue };
         for v in pod.volumes.iter().flatten() {
             let Some(pvc) = &v.persistent_volume_claim else {
                 continue;
@@ -153,7 +151,7 @@ fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
             // The model pull takes a lock and publishes by rename, so pods that pull into
             // one claim at once cannot corrupt it: it does not count as a writer.
             let writes = pvc.read_only != Some(true)
-                && all_containers(d)
+                && d.containers()
                     .filter(|c| pulls_models(c).is_none())
                     .flat_map(|c| c.volume_mounts.iter().flatten())
                     .any(|m| m.name == v.name && m.read_only != Some(true));
@@ -178,7 +176,7 @@ fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
                 };
                 f.add(
                     rule,
-                    display("Deployment", d.metadata.name.as_ref()),
+                    d.who(),
                     format!("spec.template.spec.volumes[{}]", v.name),
                     message,
                 );
@@ -190,8 +188,8 @@ fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
 /// Per-pod requests and limits as a quota counts them, keyed like quota entries
 /// (`requests.cpu`, ...): the sum over the containers, or the largest init container's
 /// when that is more (init containers run one at a time, before the others).
-fn per_pod(d: &Deployment) -> BTreeMap<String, f64> {
-    let Some(pod) = pod_spec(d) else {
+fn per_pod(d: &PodOwner<'_>) -> BTreeMap<String, f64> {
+    let Some(pod) = d.pod_spec() else {
         return BTreeMap::new();
     };
     let mut out = BTreeMap::new();
@@ -223,21 +221,6 @@ fn container_resources(c: &Container) -> Vec<(String, f64)> {
         .collect()
 }
 
-fn surge(d: &Deployment, replicas: i32) -> i32 {
-    let rolling = d
-        .spec
-        .as_ref()
-        .and_then(|s| s.strategy.as_ref())
-        .and_then(|s| s.rolling_update.as_ref());
-    match rolling.and_then(|r| r.max_surge.as_ref()) {
-        Some(IntOrString::Int(n)) => *n,
-        Some(IntOrString::String(p)) => {
-            (p.trim_end_matches('%').parse::<i32>().unwrap_or(25) * replicas + 99) / 100
-        }
-        None => (25 * replicas + 99) / 100,
-    }
-}
-
 fn quotas(index: &Index<'_>, f: &mut Findings<'_>) {
     for q in index.quotas() {
         let who = display("ResourceQuota", q.metadata.name.as_ref());
@@ -248,21 +231,19 @@ fn quotas(index: &Index<'_>, f: &mut Findings<'_>) {
             .unwrap_or_default();
         let mut at_min: BTreeMap<String, f64> = BTreeMap::new();
         let mut at_rollout: BTreeMap<String, f64> = BTreeMap::new();
-        for d in index.deployments() {
-            let (min, _) = index.replica_range(d);
-            for (k, v) in per_pod(d) {
+        // Claims: the emitted ones, plus one per template for each pod a StatefulSet
+        // may run (they outlive scale-downs, so its most replicas count).
+        let mut claims = index.claims().count() as f64;
+        for d in index.pod_owners() {
+            let (min, max) = index.replica_range(&d);
+            for (k, v) in per_pod(&d) {
                 *at_min.entry(k.clone()).or_insert(0.0) += v * f64::from(min);
-                *at_rollout.entry(k).or_insert(0.0) += v * f64::from(min + surge(d, min));
+                *at_rollout.entry(k).or_insert(0.0) += v * f64::from(min + d.surge(min));
             }
+            claims += (d.claim_templates.len() as f64) * f64::from(max);
         }
-        at_min.insert(
-            "persistentvolumeclaims".into(),
-            index.claims().count() as f64,
-        );
-        at_rollout.insert(
-            "persistentvolumeclaims".into(),
-            index.claims().count() as f64,
-        );
+        at_min.insert("persistentvolumeclaims".into(), claims);
+        at_rollout.insert("persistentvolumeclaims".into(), claims);
         for (key, limit) in &hard {
             let Some(limit_value) = quantity_value(&limit.0) else {
                 continue;

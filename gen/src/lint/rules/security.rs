@@ -2,14 +2,14 @@
 
 use k8s_openapi::api::core::v1::{Container, PodSecurityContext};
 
-use super::super::index::{all_containers, display, pod_spec, quantity_value};
+use super::super::index::quantity_value;
 use super::{Findings, Index};
 
 pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
-    for d in index.deployments() {
-        let who = display("Deployment", d.metadata.name.as_ref());
-        let pod_sc = pod_spec(d).and_then(|p| p.security_context.as_ref());
-        for (i, c) in all_containers(d).enumerate() {
+    for d in index.pod_owners() {
+        let who = d.who();
+        let pod_sc = d.pod_spec().and_then(|p| p.security_context.as_ref());
+        for (i, c) in d.containers().enumerate() {
             let field = format!("spec.template.spec.containers[{i}]");
             resources(&who, &field, c, f);
             image(&who, &field, c, f);

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::index::{display, pod_labels, selector_matches};
+use super::super::index::{display, selector_matches};
 use super::{Context, Findings, Index};
 use crate::settings::{DnsLabel, DnsSubdomain};
 
@@ -48,18 +48,17 @@ pub(super) fn check(index: &Index<'_>, ctx: &Context, f: &mut Findings<'_>) {
         }
     }
 
-    for d in index.deployments() {
-        let who = display("Deployment", d.metadata.name.as_ref());
-        let Some(spec) = &d.spec else { continue };
-        let template_labels = pod_labels(d);
+    for d in index.pod_owners() {
+        let who = d.who();
+        let template_labels = d.labels();
         labels(
             &who,
             "spec.template.metadata.labels",
             Some(&template_labels),
             f,
         );
-        if !selector_matches(&spec.selector, &template_labels)
-            || super::super::index::selector_is_empty(&spec.selector)
+        if !selector_matches(d.selector, &template_labels)
+            || super::super::index::selector_is_empty(d.selector)
         {
             f.add(
                 "selector-matches-template",
@@ -67,7 +66,7 @@ pub(super) fn check(index: &Index<'_>, ctx: &Context, f: &mut Findings<'_>) {
                 "spec.selector",
                 format!(
                     "{:?} does not select the template labels {template_labels:?}",
-                    spec.selector.match_labels
+                    d.selector.match_labels
                 ),
             );
         }
@@ -121,24 +120,21 @@ fn label_value(v: &str) -> Result<(), String> {
     if v.is_empty() { Ok(()) } else { name_part(v) }
 }
 
-/// No Deployment's selector takes in another Deployment's pods: both controllers would
-/// count them as their own, and each would scale the other's pods away.
+/// No pod owner's selector takes in another's pods: both controllers would count them as
+/// their own, and each would scale the other's pods away.
 fn disjoint_deployments(index: &Index<'_>, f: &mut Findings<'_>) {
-    for a in index.deployments() {
-        let Some(selector) = a.spec.as_ref().map(|s| &s.selector) else {
-            continue;
-        };
-        for b in index.deployments() {
-            if std::ptr::eq(a, b) || !selector_matches(selector, &pod_labels(b)) {
+    for a in index.pod_owners() {
+        for b in index.pod_owners() {
+            if std::ptr::eq(a.metadata, b.metadata) || !selector_matches(a.selector, &b.labels()) {
                 continue;
             }
             f.add(
                 "deployment-selectors-disjoint",
-                display("Deployment", a.metadata.name.as_ref()),
+                a.who(),
                 "spec.selector",
                 format!(
-                    "also selects the pods of {}; give each Deployment a label of its own in its selector (blue-green colours carry `{}`)",
-                    display("Deployment", b.metadata.name.as_ref()),
+                    "also selects the pods of {}; give each its own label in its selector (blue-green colours carry `{}`)",
+                    b.who(),
                     crate::workload::COLOR_LABEL
                 ),
             );

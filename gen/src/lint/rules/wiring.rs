@@ -3,7 +3,7 @@
 use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::super::index::{all_containers, display, pod_annotations};
+use super::super::index::display;
 use super::{Findings, Index};
 
 pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
@@ -57,21 +57,21 @@ fn services(index: &Index<'_>, f: &mut Findings<'_>) {
             );
             continue;
         }
-        let selected: Vec<_> = index.deployments_matching(&selector).collect();
+        let selected: Vec<_> = index.pod_owners_matching(&selector).collect();
         if selected.is_empty() {
             f.add(
                 "service-selects-pods",
                 who,
                 "spec.selector",
-                format!("{selector:?} matches no Deployment's pod labels"),
+                format!("{selector:?} matches the pod labels of no Deployment or StatefulSet"),
             );
             continue;
         }
-        let containers: Vec<&Container> = selected.iter().flat_map(|d| all_containers(d)).collect();
+        let containers: Vec<&Container> = selected.iter().flat_map(|d| d.containers()).collect();
         let public = matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer"));
         let scraped: Vec<i32> = selected
             .iter()
-            .filter_map(|d| pod_annotations(d).get("prometheus.io/port")?.parse().ok())
+            .filter_map(|d| d.annotations().get("prometheus.io/port")?.parse().ok())
             .collect();
         for (i, p) in spec.ports.iter().flatten().enumerate() {
             let target = p.target_port.clone().unwrap_or(IntOrString::Int(p.port));
@@ -167,9 +167,9 @@ fn probe_port(p: &Probe) -> Option<&IntOrString> {
 }
 
 fn probes(index: &Index<'_>, f: &mut Findings<'_>) {
-    for d in index.deployments() {
-        let who = display("Deployment", d.metadata.name.as_ref());
-        let containers: Vec<&Container> = all_containers(d).collect();
+    for d in index.pod_owners() {
+        let who = d.who();
+        let containers: Vec<&Container> = d.containers().collect();
         for (i, c) in containers.iter().enumerate() {
             let base = format!("spec.template.spec.containers[{i}]");
             let one = [*c];
@@ -214,12 +214,7 @@ fn probes(index: &Index<'_>, f: &mut Findings<'_>) {
                 );
             }
         }
-        let annotations = d
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.metadata.as_ref())
-            .and_then(|m| m.annotations.clone())
-            .unwrap_or_default();
+        let annotations = d.annotations();
         if annotations.get("prometheus.io/scrape").map(String::as_str) == Some("true") {
             let port = annotations.get("prometheus.io/port");
             let declared = port
