@@ -38,6 +38,10 @@ pub struct Workload {
     pub args: Vec<String>,
     /// Environment variables, in order.
     pub env: Vec<(String, String)>,
+    /// Variables from ConfigMap keys: variable, ConfigMap, key.
+    pub config_map_env: Vec<(String, String, String)>,
+    /// ConfigMaps whose every key becomes a variable.
+    pub env_from_config_maps: Vec<String>,
     /// Port of the API and the probes.
     pub api_port: u16,
     /// Further ports, by name: on the container, the Services and the policies.

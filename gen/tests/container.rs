@@ -435,3 +435,110 @@ fn a_shared_volume_is_one_claim_mounted_by_each_component_as_it_asks() {
         "{err}"
     );
 }
+
+#[test]
+fn config_map_keys_become_variables_and_must_exist() {
+    let yaml = r#"
+namespace: a
+external: {config_maps: [site-settings]}
+components:
+  web:
+    deployment:
+      image: {repository: ghcr.io/x/web, tag: "1"}
+      port: 8080
+      health: {liveness: tcp, readiness: {http: /ready}}
+      env: {MODE: production}
+      config_maps:
+        - {name: site-settings, env: {SITE_URL: url}}
+        - {name: api-config, all_keys: true}
+      secrets:
+        - {name: web-db, env: {DATABASE_URL: url}}
+  api:
+    deployment:
+      image: {repository: ghcr.io/x/api, tag: "1"}
+      port: 8000
+      health: {liveness: tcp, readiness: {http: /ready}}
+      config_files: {mount_dir: /etc/api, files: {LOG_LEVEL: info}}
+"#;
+    // `api-config` is the api component's own ConfigMap, so it resolves.
+    let env = load_str(yaml, "a.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let objects = pipeline::objects(&env, "a")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .objects;
+    let web = container(&objects, "web");
+    let vars: Vec<_> = web
+        .env
+        .iter()
+        .flatten()
+        .map(|v| {
+            let from = v.value_from.as_ref();
+            let cm = from.and_then(|f| f.config_map_key_ref.as_ref());
+            let secret = from.and_then(|f| f.secret_key_ref.as_ref());
+            match (cm, secret) {
+                (Some(k), _) => format!("{}=cm:{}/{}", v.name, k.name, k.key),
+                (_, Some(k)) => format!("{}=secret:{}/{}", v.name, k.name, k.key),
+                _ => format!("{}={}", v.name, v.value.clone().unwrap_or_default()),
+            }
+        })
+        .collect();
+    assert_eq!(
+        vars,
+        [
+            "MODE=production",
+            "SITE_URL=cm:site-settings/url",
+            "DATABASE_URL=secret:web-db/url"
+        ]
+    );
+    let from: Vec<_> = web
+        .env_from
+        .iter()
+        .flatten()
+        .map(|e| e.config_map_ref.as_ref().unwrap().name.clone())
+        .collect();
+    assert_eq!(from, ["api-config"]);
+
+    // A ConfigMap that is neither emitted nor external is caught before apply.
+    let missing = yaml.replace("external: {config_maps: [site-settings]}\n", "");
+    let env = load_str(&missing, "a.yaml").unwrap();
+    let err = pipeline::objects(&env, "a").unwrap_err().to_string();
+    assert!(
+        err.contains("references-exist") && err.contains("ConfigMap `site-settings`"),
+        "{err}"
+    );
+
+    // A variable set twice, a key no ConfigMap can have, a ConfigMap read for nothing.
+    for (from, to, setting, says) in [
+        (
+            "{SITE_URL: url}",
+            "{MODE: url}",
+            "components.web.deployment.config_maps[0].env.MODE",
+            "which `env.MODE` sets already",
+        ),
+        (
+            "{DATABASE_URL: url}",
+            "{SITE_URL: url}",
+            "components.web.deployment.secrets[0].env.SITE_URL",
+            "which `config_maps[0].env.SITE_URL` sets already",
+        ),
+        (
+            "{SITE_URL: url}",
+            "{SITE_URL: 'a b'}",
+            "components.web.deployment.config_maps[0].env.SITE_URL",
+            "is not a ConfigMap key",
+        ),
+        (
+            "{name: api-config, all_keys: true}",
+            "{name: api-config}",
+            "components.web.deployment.config_maps[1]",
+            "reads no key",
+        ),
+    ] {
+        let bad = yaml.replace(from, to);
+        assert_ne!(bad, yaml, "{from}");
+        let err = load_str(&bad, "a.yaml").unwrap_err().to_string();
+        assert!(
+            err.contains(setting) && err.contains(says),
+            "{to}: expected `{setting}` and {says:?} in:\n{err}"
+        );
+    }
+}

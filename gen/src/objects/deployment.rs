@@ -7,11 +7,12 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, ExecAction, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler,
-    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext,
-    SleepAction, TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
+    Capabilities, ConfigMapEnvSource, ConfigMapKeySelector, ConfigMapVolumeSource, Container,
+    ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, ExecAction,
+    HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, PersistentVolumeClaimVolumeSource,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecretVolumeSource, SecurityContext, SleepAction, TCPSocketAction,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -169,6 +170,18 @@ fn container(plan: &Plan<'_>) -> Container {
         command: (!w.command.is_empty()).then(|| w.command.clone()),
         args: (!w.args.is_empty()).then(|| w.args.clone()),
         env: Some(env_vars(plan)),
+        env_from: (!w.env_from_config_maps.is_empty()).then(|| {
+            w.env_from_config_maps
+                .iter()
+                .map(|name| EnvFromSource {
+                    config_map_ref: Some(ConfigMapEnvSource {
+                        name: name.clone(),
+                        optional: Some(false),
+                    }),
+                    ..EnvFromSource::default()
+                })
+                .collect()
+        }),
         ports: Some(ports),
         startup_probe: w
             .probe_paths
@@ -289,13 +302,29 @@ fn env_vars(plan: &Plan<'_>) -> Vec<EnvVar> {
         value: Some(value.clone()),
         value_from: None,
     });
+    let from_config_maps = plan
+        .workload
+        .config_map_env
+        .iter()
+        .map(|(var, config_map, key)| EnvVar {
+            name: var.clone(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                config_map_key_ref: Some(ConfigMapKeySelector {
+                    name: config_map.clone(),
+                    key: key.clone(),
+                    optional: Some(false),
+                }),
+                ..EnvVarSource::default()
+            }),
+        });
     let from_secrets = plan.settings.secrets.iter().flat_map(|secret| {
         secret
             .env
             .iter()
             .map(|(var, key)| secret_env(var.as_str(), secret.name.as_str(), key.as_str()))
     });
-    plain.chain(from_secrets).collect()
+    plain.chain(from_config_maps).chain(from_secrets).collect()
 }
 
 /// Volume name of a shared claim.

@@ -78,6 +78,11 @@ macro_rules! with_shared_fields {
                 /// Arguments. Default: the image's own.
                 #[serde(default)]
                 args: Vec<String>,
+                /// ConfigMaps whose keys become environment variables (emitted here, such as
+                /// another component's `<name>-config`, or listed under `external.config_maps`).
+                /// Default none.
+                #[serde(default)]
+                config_maps: Vec<ConfigMapEnv>,
                 /// Environment variables with literal values; values from Secrets go under `secrets`.
                 /// Default none.
                 #[serde(default)]
@@ -172,6 +177,21 @@ with_shared_fields! {
         #[serde(default)]
         pod_management: PodManagement,
     }
+}
+
+/// Environment variables from one ConfigMap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigMapEnv {
+    /// Name of the ConfigMap in the environment's namespace. Required.
+    pub name: DnsSubdomain,
+    /// Variables filled from single keys: variable name to key. Default none.
+    #[serde(default)]
+    pub env: BTreeMap<EnvVarName, String>,
+    /// Every key of the ConfigMap as a variable of the same name (`envFrom`). Default
+    /// `false`.
+    #[serde(default)]
+    pub all_keys: bool,
 }
 
 /// A claim each pod of a StatefulSet gets.

@@ -93,6 +93,8 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
         request_timeout_secs: config.server.request_timeout_secs,
         controller: Controller::Deployment,
         extra_ports: Vec::new(),
+        config_map_env: Vec::new(),
+        env_from_config_maps: Vec::new(),
     };
     Plan {
         app,

@@ -81,6 +81,7 @@ fn check_one(s: &ContainerDeployment, out: &mut Problems) {
         );
     }
     check_ports(s, out);
+    check_env(s, out);
     for (key, check) in [
         ("health.liveness", Some(&s.health.liveness)),
         ("health.readiness", Some(&s.health.readiness)),
@@ -165,6 +166,55 @@ fn check_ports(s: &ContainerDeployment, out: &mut Problems) {
     }
 }
 
+/// Each variable is set once, whichever of `env`, `config_maps` and `secrets` sets it; and
+/// ConfigMap keys are keys a ConfigMap can have.
+fn check_env(s: &ContainerDeployment, out: &mut Problems) {
+    let mut seen: Vec<(String, String)> = s
+        .env
+        .keys()
+        .map(|var| (var.to_string(), format!("env.{var}")))
+        .collect();
+    let mut set = |var: &str, key: String, out: &mut Problems| {
+        if let Some((_, first)) = seen.iter().find(|(v, _)| v == var) {
+            out.add(key, format!("sets `{var}`, which `{first}` sets already"));
+        } else {
+            seen.push((var.to_owned(), key));
+        }
+    };
+    for (i, cm) in s.config_maps.iter().enumerate() {
+        for (var, key) in &cm.env {
+            let at = format!("config_maps[{i}].env.{var}");
+            if !config_map_key(key) {
+                out.add(
+                    at.clone(),
+                    format!("`{key}` is not a ConfigMap key: letters, digits, `-`, `_` and `.`"),
+                );
+            }
+            set(var.as_str(), at, out);
+        }
+        if cm.env.is_empty() && !cm.all_keys {
+            out.add(
+                format!("config_maps[{i}]"),
+                "reads no key; list some under `env` or set `all_keys: true`",
+            );
+        }
+    }
+    for (i, secret) in s.secrets.iter().enumerate() {
+        for var in secret.env.keys() {
+            set(var.as_str(), format!("secrets[{i}].env.{var}"), out);
+        }
+    }
+}
+
+/// Whether `key` is a valid ConfigMap key.
+fn config_map_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 253
+        && key
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+}
+
 /// Whether `name` is a valid port name: 1 to 15 lowercase letters, digits and `-`, with
 /// at least one letter, no `-` at either end and no `--`.
 fn port_name(name: &str) -> Result<(), String> {
@@ -209,12 +259,7 @@ fn check_config_files(c: &ConfigFilesSettings, writable: &[String], out: &mut Pr
         out.add("config_files.files", "is empty; list at least one file");
     }
     for name in c.files.keys() {
-        let valid = !name.is_empty()
-            && name.len() <= 253
-            && name
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch));
-        if !valid {
+        if !config_map_key(name) {
             out.add(
                 format!("config_files.files.{name}"),
                 "is not a valid ConfigMap key: letters, digits, `-`, `_` and `.`",

@@ -101,6 +101,21 @@ fn workload(app: &Environment, name: &DnsLabel, settings: &ContainerDeployment) 
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect(),
+        config_map_env: settings
+            .config_maps
+            .iter()
+            .flat_map(|cm| {
+                cm.env
+                    .iter()
+                    .map(|(var, key)| (var.to_string(), cm.name.to_string(), key.clone()))
+            })
+            .collect(),
+        env_from_config_maps: settings
+            .config_maps
+            .iter()
+            .filter(|cm| cm.all_keys)
+            .map(|cm| cm.name.to_string())
+            .collect(),
         api_port: settings.port,
         metrics: None,
         probe_paths: ProbePaths {
