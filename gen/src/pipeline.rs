@@ -12,12 +12,12 @@
 use std::path::Path;
 
 use crate::catalog::{Catalog, CatalogError, Source};
-use crate::components::{akidb_embed, container};
+use crate::components::{akidb_embed, container, postgres};
 use crate::lint::{self, Finding, Outcome};
 use crate::objects::{self, Object};
 use crate::render::{self, RenderError};
 use crate::settings::{self, Component, Environment, LoadError};
-use crate::workload::Plan;
+use crate::workload::{Database, Plans};
 
 /// Stage 1: resolves `arg` (a name in the catalog or a path) and loads it.
 ///
@@ -61,6 +61,7 @@ fn load_str_in(text: &str, source_name: &str, dir: &Path) -> Result<Environment,
     problems.extend(settings::check(&env));
     problems.extend(akidb_embed::check::check(&env));
     problems.extend(container::check::check(&env));
+    problems.extend(postgres::check(&env));
     problems.extend(lint::check_waivers(&env.waivers));
     if problems.is_empty() {
         Ok(env)
@@ -74,24 +75,34 @@ fn load_str_in(text: &str, source_name: &str, dir: &Path) -> Result<Environment,
 
 /// Stage 2: the plan of every component of a loaded environment, in name order.
 #[must_use]
-pub fn plan(env: &Environment) -> Vec<Plan<'_>> {
-    let mut plans: Vec<Plan<'_>> = env
-        .components
-        .iter()
-        .map(|(name, component)| match component {
-            Component::AkidbEmbed(s) => akidb_embed::plan(env, name, s),
-            Component::Deployment(s) => container::plan(env, name, s),
-            Component::StatefulSet(s) => container::plan_stateful(env, name, s),
-        })
-        .collect();
+pub fn plan(env: &Environment) -> Plans<'_> {
+    let mut pods = Vec::new();
+    let mut databases = Vec::new();
+    for (name, component) in &env.components {
+        match component {
+            Component::AkidbEmbed(s) => pods.push(akidb_embed::plan(env, name, s)),
+            Component::Deployment(s) => pods.push(container::plan(env, name, s)),
+            Component::StatefulSet(s) => pods.push(container::plan_stateful(env, name, s)),
+            Component::Postgres(s) => databases.push(Database {
+                app: env,
+                name,
+                settings: s,
+                callers: Vec::new(),
+            }),
+        }
+    }
+    let mut plans = Plans { pods, databases };
     connect(&mut plans);
     plans
 }
 
-/// Fills each plan's [`Connections`] from the `connects_to` of all of them (names that
-/// exist: the load stage checked).
-fn connect(plans: &mut [Plan<'_>]) {
-    let ends: Vec<_> = plans
+/// Fills each plan's [`Connections`](crate::workload::Connections), and each database's
+/// callers, from the `connects_to` of all of them (names that exist: the load stage
+/// checked).
+fn connect(plans: &mut Plans<'_>) {
+    // Every component that can be called: its name, the labels of its pods, its ports.
+    let mut ends: Vec<_> = plans
+        .pods
         .iter()
         .map(|p| {
             let mut ports = vec![p.workload.api_port];
@@ -99,26 +110,38 @@ fn connect(plans: &mut [Plan<'_>]) {
             (p.name.clone(), p.selector_labels(), ports)
         })
         .collect();
+    ends.extend(
+        plans
+            .databases
+            .iter()
+            .map(|d| (d.name.clone(), d.selector_labels(), vec![d.port()])),
+    );
     let calls: Vec<Vec<crate::settings::DnsLabel>> = plans
+        .pods
         .iter()
         .map(|p| p.settings.connects_to.to_vec())
         .collect();
+    let pod_count = plans.pods.len();
     for (caller, targets) in calls.iter().enumerate() {
         for target in targets {
             let Some(t) = ends.iter().position(|(n, _, _)| n == target) else {
                 continue;
             };
             let (labels, ports) = (ends[t].1.clone(), ends[t].2.clone());
-            plans[caller].connections.to.push((labels, ports));
+            plans.pods[caller].connections.to.push((labels, ports));
             let from = ends[caller].1.clone();
-            plans[t].connections.from.push(from);
+            if t < pod_count {
+                plans.pods[t].connections.from.push(from);
+            } else {
+                plans.databases[t - pod_count].callers.push(from);
+            }
         }
     }
 }
 
 /// Stage 3: every object of the plans, in emission order.
 #[must_use]
-pub fn build(plans: &[Plan<'_>]) -> Vec<Object> {
+pub fn build(plans: &Plans<'_>) -> Vec<Object> {
     objects::build_all(plans)
 }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::settings::blue_green::Color;
 pub use crate::settings::pod::PodSettings;
+use crate::settings::postgres::{POSTGRES_PORT, Postgres};
 use crate::settings::{CpuMemory, DnsLabel, Environment};
 
 /// Name of the container port (and Service port) that carries the API and the probes.
@@ -412,6 +413,71 @@ impl Plan<'_> {
     #[must_use]
     pub fn termination_grace_seconds(&self) -> u32 {
         self.settings.pre_stop_sleep_seconds + self.workload.drain_timeout_secs + EXIT_MARGIN_SECS
+    }
+}
+
+/// Every component of an application, planned: the pods the generator builds and the
+/// databases an operator runs.
+#[derive(Debug, Clone)]
+pub struct Plans<'a> {
+    /// Components whose pods the generator builds, in name order.
+    pub pods: Vec<Plan<'a>>,
+    /// Databases run by CloudNativePG, in name order.
+    pub databases: Vec<Database<'a>>,
+}
+
+/// A PostgreSQL database the CloudNativePG operator runs for the application.
+#[derive(Debug, Clone)]
+pub struct Database<'a> {
+    /// The application's namespace-level settings.
+    pub app: &'a Environment,
+    /// The component's name: of its `Cluster`, and the prefix of what the operator makes.
+    pub name: &'a DnsLabel,
+    /// Its settings.
+    pub settings: &'a Postgres,
+    /// Selector labels of the pods that connect to it.
+    pub callers: Vec<BTreeMap<String, String>>,
+}
+
+/// Label CloudNativePG puts on every instance pod of a cluster, with the cluster's name.
+pub const CNPG_CLUSTER_LABEL: &str = "cnpg.io/cluster";
+
+impl Database<'_> {
+    /// Labels that select the database's instance pods.
+    #[must_use]
+    pub fn selector_labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([(CNPG_CLUSTER_LABEL.to_owned(), self.name.to_string())])
+    }
+
+    /// Labels of the objects the generator emits for it, passed on by the operator to
+    /// what it makes.
+    #[must_use]
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("app.kubernetes.io/name".to_owned(), "postgresql".to_owned()),
+            (
+                "app.kubernetes.io/instance".to_owned(),
+                self.name.to_string(),
+            ),
+            (
+                "app.kubernetes.io/component".to_owned(),
+                self.name.to_string(),
+            ),
+            (
+                "app.kubernetes.io/part-of".to_owned(),
+                self.app.part_of().to_string(),
+            ),
+            (
+                "app.kubernetes.io/managed-by".to_owned(),
+                MANAGED_BY.to_owned(),
+            ),
+        ])
+    }
+
+    /// The port callers connect to.
+    #[must_use]
+    pub const fn port(&self) -> u16 {
+        POSTGRES_PORT
     }
 }
 

@@ -1,48 +1,17 @@
 //! `gen check` end to end with the real kubernetes-validate (`make tools` installs it into
 //! `.venv`; `KUBERNETES_VALIDATE` overrides the path).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use std::process::Command;
 
-fn kubernetes_validate() -> PathBuf {
-    let path = std::env::var_os("KUBERNETES_VALIDATE").map_or_else(
-        || root().join(".venv/bin/kubernetes-validate"),
-        PathBuf::from,
-    );
-    assert!(
-        Command::new(&path).arg("--version").output().is_ok(),
-        "kubernetes-validate not found at {}: run `make tools` or `pip install kubernetes-validate` and set KUBERNETES_VALIDATE",
-        path.display()
-    );
-    path
-}
-
-fn check(args: &[&str]) -> (Output, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gen"))
-        .arg("check")
-        .args(args)
-        .current_dir(root())
-        .env("KUBERNETES_VALIDATE", kubernetes_validate())
-        .env("KUBECONFORM", "/nonexistent/kubeconform")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
-}
+use common::{gen_check as check, root};
 
 #[test]
 fn every_environment_passes_every_check_for_both_versions() {
     // prod's monitoring objects are custom resources: checked against the upstream CRDs.
     let crds = root().join("../shared/crds").display().to_string();
-    let (out, text) = check(&["--crds", &crds]);
+    let (out, text) = check(["--crds", &crds]);
     assert!(out.status.success(), "{text}");
     for env in ["dev", "staging", "prod"] {
         assert!(text.contains(&format!("{env}: rules: ok")), "{text}");
@@ -74,7 +43,7 @@ fn a_manifest_with_an_unknown_field_fails_with_kind_name_path_and_message() {
         );
     let file = dir.path().join("bad.yaml");
     std::fs::write(&file, bad).unwrap();
-    let (out, text) = check(&[
+    let (out, text) = check([
         "prod",
         "--manifest",
         file.to_str().unwrap(),
@@ -97,7 +66,7 @@ fn a_manifest_that_breaks_a_rule_fails_the_rules() {
         .replace("targetPort: http", "targetPort: web");
     let file = dir.path().join("broken.yaml");
     std::fs::write(&file, broken).unwrap();
-    let (out, text) = check(&["prod", "--manifest", file.to_str().unwrap()]);
+    let (out, text) = check(["prod", "--manifest", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("prod: rules: FAILED"), "{text}");
     assert!(
@@ -155,7 +124,7 @@ fn custom_resources_are_checked_against_their_crds() {
         )
         .unwrap();
         let (m, c) = (manifest.display().to_string(), crds.display().to_string());
-        check(&[
+        check([
             "prod",
             "--kubernetes-version",
             "1.33.0",

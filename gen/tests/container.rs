@@ -2,8 +2,7 @@
 //! frontend and a FastAPI backend) beside the embedding server, in one application;
 //! rendered, held to every rule, and strictly valid for Kubernetes.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
 use akidb_gen::lint::{self, Index};
 use akidb_gen::objects::Object;
@@ -200,28 +199,8 @@ fn the_application_and_the_example_are_strictly_valid_for_kubernetes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("todo.yaml");
     std::fs::write(&file, CHATBOT).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let example = root.join("examples/todo-chatbot/environments/local.yaml");
-    let validator = std::env::var_os("KUBERNETES_VALIDATE")
-        .map_or_else(|| root.join(".venv/bin/kubernetes-validate"), PathBuf::from);
-    assert!(
-        validator.is_file(),
-        "kubernetes-validate not found at {}: run `make tools`",
-        validator.display()
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_gen"))
-        .arg("check")
-        .arg(&file)
-        .arg(&example)
-        .env("KUBERNETES_VALIDATE", &validator)
-        .env("KUBECONFORM", "/nonexistent/kubeconform")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let example = common::root().join("examples/todo-chatbot/environments/local.yaml");
+    let (out, text) = common::gen_check([file.as_os_str(), example.as_os_str()]);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("todo: rules: ok"), "{text}");
     assert!(text.contains("local: rules: ok"), "{text}");

@@ -2,20 +2,11 @@
 //! copied into the repository): a valid resource passes, a typo the API server would prune
 //! is refused with its path, a kind without a CRD is an error unless skipped by name.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use akidb_gen::crds::CrdCatalog;
+use common::shared_crds;
 use serde_json::{Value, json};
-
-fn shared_crds() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/crds");
-    assert!(
-        dir.join("postgresql.cnpg.io_clusters.yaml").is_file(),
-        "the upstream CRDs are expected in {} (the shared folder beside the repository)",
-        dir.display()
-    );
-    dir
-}
 
 fn cluster(spec: Value) -> Value {
     json!({

@@ -2,8 +2,7 @@
 //! that reach each other, further named ports; every pod rule holds for it as for a
 //! Deployment, and seed 004's Archivist example is strictly valid for Kubernetes.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
 use akidb_gen::lint::{self, Context, Index};
 use akidb_gen::objects::Object;
@@ -430,27 +429,8 @@ components:
 
 #[test]
 fn the_archivist_example_is_strictly_valid_for_kubernetes() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let example = root.join("examples/archivist/environments/prod.yaml");
-    let validator = std::env::var_os("KUBERNETES_VALIDATE")
-        .map_or_else(|| root.join(".venv/bin/kubernetes-validate"), PathBuf::from);
-    assert!(
-        validator.is_file(),
-        "kubernetes-validate not found at {}: run `make tools`",
-        validator.display()
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_gen"))
-        .arg("check")
-        .arg(&example)
-        .env("KUBERNETES_VALIDATE", &validator)
-        .env("KUBECONFORM", "/nonexistent/kubeconform")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let example = common::root().join("examples/archivist/environments/prod.yaml");
+    let (out, text) = common::gen_check([&example]);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("prod: rules: ok"), "{text}");
     assert!(text.contains("0 invalid"), "{text}");

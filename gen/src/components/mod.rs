@@ -3,3 +3,4 @@
 
 pub mod akidb_embed;
 pub mod container;
+pub mod postgres;

@@ -80,6 +80,11 @@ impl<'a> Index<'a> {
         ResourceQuota,
         k8s_openapi::api::core::v1::ResourceQuota
     );
+    by_kind!(
+        postgres_clusters,
+        PostgresCluster,
+        crate::custom::CustomResource<crate::objects::postgres::ClusterSpec>
+    );
 
     /// Every object that runs pods from a template (Deployments, StatefulSets), in
     /// emission order.

@@ -9,6 +9,7 @@ pub mod monitoring;
 pub mod namespace;
 pub mod network_policy;
 pub mod parse;
+pub mod postgres;
 pub mod resource_quota;
 pub mod service;
 pub mod service_account;
@@ -31,7 +32,9 @@ use serde::{Serialize, Serializer};
 use crate::monitoring::CustomResource;
 use crate::monitoring::rules::PrometheusRuleSpec;
 use crate::monitoring::service_monitor::ServiceMonitorSpec;
-use crate::workload::Plan;
+use crate::workload::{Plan, Plans};
+
+use self::postgres::ClusterSpec;
 
 /// Declares [`Object`] from one list of kinds: the listed order is the emission order,
 /// and `kind`, `apiVersion`, metadata, parsing and serialisation all follow from each
@@ -150,6 +153,7 @@ kinds! {
         ResourceQuota(ResourceQuota),
     }
     custom {
+        PostgresCluster(CustomResource<ClusterSpec>),
         ServiceMonitor(CustomResource<ServiceMonitorSpec>),
         PrometheusRule(CustomResource<PrometheusRuleSpec>),
     }
@@ -167,11 +171,18 @@ impl Object {
 /// component); objects the settings turn off are absent. The namespace-level objects come
 /// once, labelled as the application.
 #[must_use]
-pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
-    let Some(first) = plans.first() else {
-        return Vec::new();
+pub fn build_all(all: &Plans<'_>) -> Vec<Object> {
+    let app = match (all.pods.first(), all.databases.first()) {
+        (Some(p), _) => p.app,
+        (None, Some(d)) => d.app,
+        (None, None) => return Vec::new(),
     };
-    let mut out = vec![Object::Namespace(namespace::build(first.app))];
+    let plans = &all.pods;
+    let mut out = vec![Object::Namespace(namespace::build(app))];
+    for db in &all.databases {
+        out.push(Object::PostgresCluster(postgres::build(db)));
+        out.push(Object::NetworkPolicy(postgres::network_policy(db)));
+    }
     for plan in plans {
         // Under blue-green the pods come once per colour and the API Service follows the
         // active one; what serves every pod (config, claim, metrics, policy) stays single.
@@ -202,11 +213,17 @@ pub fn build_all(plans: &[Plan<'_>]) -> Vec<Object> {
         }
     }
     out.extend(
-        volume_claim::build_shared(first.app)
+        volume_claim::build_shared(app)
             .into_iter()
             .map(Object::PersistentVolumeClaim),
     );
-    out.extend(resource_quota::build(first).map(Object::ResourceQuota));
+    // Labelled like the first component's objects, as before applications had several.
+    let quota_labels = match (plans.first(), all.databases.first()) {
+        (Some(p), _) => p.labels(),
+        (None, Some(d)) => d.labels(),
+        (None, None) => BTreeMap::new(),
+    };
+    out.extend(resource_quota::build(app, quota_labels).map(Object::ResourceQuota));
     // Stable: within a kind, components keep their (sorted) order.
     out.sort_by_key(Object::order);
     out

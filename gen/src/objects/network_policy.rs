@@ -38,6 +38,18 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
     let served: Vec<&str> = std::iter::once(HTTP_PORT_NAME)
         .chain(plan.workload.extra_ports.iter().map(|(n, _)| n.as_str()))
         .collect();
+    // Other applications' namespaces, likewise.
+    if !np.allow_api_from_namespaces.is_empty() {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(
+                np.allow_api_from_namespaces
+                    .iter()
+                    .map(|n| namespace_peer(n.as_str()))
+                    .collect(),
+            ),
+            ports: Some(served.iter().map(|n| named(n)).collect()),
+        });
+    }
     ingress.extend(
         plan.connections
             .from
@@ -133,7 +145,21 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
         }
     }));
     egress.extend(np.extra_egress.iter().map(|rule| NetworkPolicyEgressRule {
-        to: Some(vec![ip_peer(rule.cidr.as_str())]),
+        to: Some(vec![match (&rule.cidr, &rule.namespace) {
+            (Some(cidr), _) => ip_peer(cidr.as_str()),
+            (None, Some(ns)) => {
+                let mut peer = namespace_peer(ns.as_str());
+                if !rule.pod_labels.is_empty() {
+                    peer.pod_selector = Some(LabelSelector {
+                        match_labels: Some(rule.pod_labels.clone()),
+                        ..LabelSelector::default()
+                    });
+                }
+                peer
+            }
+            // The load stage requires one of the two.
+            (None, None) => ip_peer("0.0.0.0/32"),
+        }]),
         ports: (!rule.tcp_ports.is_empty()).then(|| {
             rule.tcp_ports
                 .iter()

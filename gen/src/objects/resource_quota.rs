@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::meta;
-use crate::workload::Plan;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-/// Builds the quota, when the environment sets one.
+use crate::settings::Environment;
+
+/// Builds the quota of `app`, labelled `labels`, when the environment sets one.
 #[must_use]
-pub fn build(plan: &Plan<'_>) -> Option<ResourceQuota> {
-    let q = plan.app.resource_quota.as_ref()?;
+pub fn build(app: &Environment, labels: BTreeMap<String, String>) -> Option<ResourceQuota> {
+    let q = app.resource_quota.as_ref()?;
     let mut hard = BTreeMap::new();
     let mut put = |key: &str, value: Option<String>| {
         if let Some(v) = value {
@@ -28,7 +29,12 @@ pub fn build(plan: &Plan<'_>) -> Option<ResourceQuota> {
     );
     Some(ResourceQuota {
         // One per namespace: named after the application, not one of its components.
-        metadata: meta(plan, plan.app.part_of().as_str()),
+        metadata: ObjectMeta {
+            name: Some(app.part_of().to_string()),
+            namespace: Some(app.namespace.to_string()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
         spec: Some(ResourceQuotaSpec {
             hard: Some(hard),
             ..ResourceQuotaSpec::default()

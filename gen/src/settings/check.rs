@@ -46,10 +46,13 @@ pub fn check(env: &Environment) -> Vec<Problem> {
     }
     for (name, component) in &env.components {
         let mut problems = Problems::under(&format!("components.{name}.{}", component.kind()));
-        let pod = component.pod();
-        check_pod(&pod, &mut problems);
-        check_connections(env, name, &pod, &mut problems);
-        check_image(&component.image(), &mut problems);
+        if let Some(pod) = component.pod() {
+            check_pod(&pod, &mut problems);
+            check_connections(env, name, &pod, &mut problems);
+        }
+        if let Some(image) = component.image() {
+            check_image(&image, &mut problems);
+        }
         out.extend(problems.list);
     }
     out
@@ -91,6 +94,23 @@ pub(crate) fn check_pod(pod: &PodSettings<'_>, out: &mut Problems) {
     check_ingress(pod, out);
     check_probes(pod, out);
     check_secrets(pod, out);
+    check_egress(pod, out);
+}
+
+/// Each extra egress names one destination: a block or a namespace.
+fn check_egress(pod: &PodSettings<'_>, out: &mut Problems) {
+    for (i, rule) in pod.network_policy.extra_egress.iter().enumerate() {
+        let key = format!("network_policy.extra_egress[{i}]");
+        match (&rule.cidr, &rule.namespace) {
+            (Some(_), Some(_)) => out.add(key, "gives both `cidr` and `namespace`; one rule has one destination"),
+            (None, None) => out.add(key, "gives no destination; set `cidr` (outside the cluster) or `namespace` (another application in it)"),
+            (Some(_), None) if !rule.pod_labels.is_empty() => out.add(
+                format!("{key}.pod_labels"),
+                "selects pods, which only a `namespace` destination has",
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// Collects problems of the settings under one dotted prefix.

@@ -4,6 +4,7 @@
 
 use std::collections::btree_map::Entry;
 
+use super::postgres::Postgres;
 use super::{
     Autoscaling, Component, ComponentsFile, DnsLabel, Environment, IngressSettings, Problem,
     Resources, Sizing,
@@ -49,9 +50,14 @@ pub fn apply_sizing(env: &mut Environment) -> Vec<Problem> {
             ));
             continue;
         };
+        if let Component::Postgres(db) = component {
+            size_postgres(db, sizing, name, &mut problems);
+            continue;
+        }
         // The sizes every kind has, and the claim's size and class when the kind has one
         // claim (else why it cannot be sized).
         let (pod, claim) = match component {
+            Component::Postgres(_) => continue,
             Component::AkidbEmbed(s) => {
                 let s = s.as_mut();
                 (
@@ -119,6 +125,34 @@ pub fn apply_sizing(env: &mut Environment) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// A database's sizes: `replicas` is its instance count, `size` and `storage_class` its
+/// storage; it has no autoscaler and no Ingress.
+fn size_postgres(db: &mut Postgres, sizing: &Sizing, name: &DnsLabel, problems: &mut Vec<Problem>) {
+    if let Some(n) = sizing.replicas {
+        db.instances = n;
+    }
+    if let Some(r) = &sizing.resources {
+        db.resources = Some(r.clone());
+    }
+    if let Some(size) = sizing.size {
+        db.storage.size = size;
+    }
+    if let Some(class) = &sizing.storage_class {
+        db.storage.storage_class = Some(class.clone());
+    }
+    for (field, given) in [
+        ("autoscaling", sizing.autoscaling.is_some()),
+        ("hosts", sizing.hosts.is_some()),
+    ] {
+        if given {
+            problems.push(Problem::new(
+                format!("sizing.{name}.{field}"),
+                "the component is a `postgres` database, which has none; size it with replicas (its instances), resources, size and storage_class",
+            ));
+        }
+    }
 }
 
 /// The sizes every pod-owning kind has, to overwrite.

@@ -15,6 +15,7 @@ pub mod models;
 pub mod names;
 pub mod objectives;
 pub mod pod;
+pub mod postgres;
 pub mod quantity;
 
 use std::collections::BTreeMap;
@@ -49,8 +50,9 @@ pub struct Environment {
     pub include: Option<String>,
     /// The application's parts, by name (a DNS label; it names their objects). Each is
     /// one kind, written as the only key under its name: `akidb_embed` (this repository's
-    /// embedding server), `deployment` (any other container image) or `stateful_set` (one
-    /// whose pods keep their names and claims). Default none.
+    /// embedding server), `deployment` (any other container image), `stateful_set` (one
+    /// whose pods keep their names and claims) or `postgres` (a CloudNativePG database).
+    /// Default none.
     #[serde(default)]
     pub components: BTreeMap<DnsLabel, Component>,
     /// Sizes for included components, by name: each given field replaces the component's
@@ -86,7 +88,7 @@ impl Environment {
     pub fn akidb_embeds(&self) -> impl Iterator<Item = (&DnsLabel, &AkidbEmbed)> {
         self.components.iter().filter_map(|(name, c)| match c {
             Component::AkidbEmbed(s) => Some((name, s.as_ref())),
-            Component::Deployment(_) | Component::StatefulSet(_) => None,
+            Component::Deployment(_) | Component::StatefulSet(_) | Component::Postgres(_) => None,
         })
     }
 }
@@ -104,6 +106,9 @@ pub enum Component {
     /// A container image we did not write, as a StatefulSet: the settings of `deployment`
     /// plus a claim of its own per pod and stable pod names.
     StatefulSet(Box<container::ContainerStatefulSet>),
+    /// A PostgreSQL database run by the CloudNativePG operator (a `Cluster`); the operator
+    /// makes its pods, the Services `<name>-rw`, `-ro`, `-r` and the Secret `<name>-app`.
+    Postgres(Box<postgres::Postgres>),
 }
 
 impl Component {
@@ -114,26 +119,30 @@ impl Component {
             Component::AkidbEmbed(_) => "akidb_embed",
             Component::Deployment(_) => "deployment",
             Component::StatefulSet(_) => "stateful_set",
+            Component::Postgres(_) => "postgres",
         }
     }
 
-    /// The settings every pod-owning kind has.
+    /// The settings every pod-owning kind has; `None` for a kind whose pods an operator
+    /// makes.
     #[must_use]
-    pub fn pod(&self) -> pod::PodSettings<'_> {
+    pub fn pod(&self) -> Option<pod::PodSettings<'_>> {
         match self {
-            Component::AkidbEmbed(s) => s.pod(),
-            Component::Deployment(s) => s.pod(),
-            Component::StatefulSet(s) => s.pod(),
+            Component::AkidbEmbed(s) => Some(s.pod()),
+            Component::Deployment(s) => Some(s.pod()),
+            Component::StatefulSet(s) => Some(s.pod()),
+            Component::Postgres(_) => None,
         }
     }
 
-    /// The image the component's pods run.
+    /// The image the component's pods run, when the settings name one.
     #[must_use]
-    pub fn image(&self) -> Image {
+    pub fn image(&self) -> Option<Image> {
         match self {
-            Component::AkidbEmbed(s) => s.image.clone(),
-            Component::Deployment(s) => s.image.to_image(),
-            Component::StatefulSet(s) => s.image.to_image(),
+            Component::AkidbEmbed(s) => Some(s.image.clone()),
+            Component::Deployment(s) => Some(s.image.to_image()),
+            Component::StatefulSet(s) => Some(s.image.to_image()),
+            Component::Postgres(s) => s.image.as_ref().map(image::PinnedImage::to_image),
         }
     }
 
@@ -144,6 +153,8 @@ impl Component {
             Component::AkidbEmbed(s) => s.declared_secrets(),
             Component::Deployment(s) => s.secrets.iter().map(SecretRef::declared).collect(),
             Component::StatefulSet(s) => s.secrets.iter().map(SecretRef::declared).collect(),
+            // The operator's pods read these; the generator's pods do not.
+            Component::Postgres(_) => Vec::new(),
         }
     }
 }
@@ -152,7 +163,7 @@ impl Component {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sizing {
-    /// Fixed replica count (replaces the component's).
+    /// Fixed replica count (replaces the component's; for `postgres`, its instances).
     pub replicas: Option<u32>,
     /// Autoscaler (replaces the component's).
     pub autoscaling: Option<Autoscaling>,
@@ -544,6 +555,9 @@ pub struct NetworkPolicySettings {
     /// Further sources admitted on the API port (e.g. `0.0.0.0/0` for a NodePort).
     /// Default none.
     pub allow_api_from_cidrs: Vec<Cidr>,
+    /// Namespaces of other applications whose pods are admitted on the API port (and the
+    /// component's further ports). Default none.
+    pub allow_api_from_namespaces: Vec<DnsLabel>,
     /// Namespace of the cluster DNS, the only egress by default. Default `kube-system`.
     pub dns_namespace: DnsLabel,
     /// Further egress destinations. Default none.
@@ -559,6 +573,7 @@ impl Default for NetworkPolicySettings {
             ingress_controller_namespace: label("ingress-nginx"),
             prometheus_namespace: label("monitoring"),
             allow_api_from_cidrs: Vec::new(),
+            allow_api_from_namespaces: Vec::new(),
             dns_namespace: label("kube-system"),
             extra_egress: Vec::new(),
         }
@@ -569,8 +584,16 @@ impl Default for NetworkPolicySettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EgressRule {
-    /// Destination block. Required.
-    pub cidr: Cidr,
+    /// Destination block, for an address outside the cluster. Give this or `namespace`.
+    #[serde(default)]
+    pub cidr: Option<Cidr>,
+    /// Destination namespace, by name, for a service of another application in the
+    /// cluster. Give this or `cidr`.
+    #[serde(default)]
+    pub namespace: Option<DnsLabel>,
+    /// With `namespace`: only its pods with these labels. Default: every pod in it.
+    #[serde(default)]
+    pub pod_labels: BTreeMap<String, String>,
     /// TCP ports; empty means every port. Default none.
     #[serde(default)]
     pub tcp_ports: Vec<u16>,

@@ -29,7 +29,7 @@ pub fn check(env: &Environment) -> Vec<Problem> {
                 let taken = check_volumes(env, &container, &mut problems);
                 check_claims(settings, taken, &mut problems);
             }
-            Component::AkidbEmbed(_) => {}
+            Component::AkidbEmbed(_) | Component::Postgres(_) => {}
         }
         out.extend(problems.list);
     }

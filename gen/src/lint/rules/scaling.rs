@@ -242,6 +242,23 @@ fn quotas(index: &Index<'_>, f: &mut Findings<'_>) {
             }
             claims += (d.claim_templates.len() as f64) * f64::from(max);
         }
+        // A CloudNativePG cluster: one claim and one pod per instance, made by the operator.
+        for c in index.postgres_clusters() {
+            let instances = f64::from(c.spec.instances);
+            claims += instances;
+            for (kind, map) in c
+                .spec
+                .resources
+                .iter()
+                .flat_map(|r| [("requests", &r.requests), ("limits", &r.limits)])
+            {
+                for (res, q) in map.iter().flatten() {
+                    let value = quantity_value(&q.0).unwrap_or(0.0) * instances;
+                    *at_min.entry(format!("{kind}.{res}")).or_insert(0.0) += value;
+                    *at_rollout.entry(format!("{kind}.{res}")).or_insert(0.0) += value;
+                }
+            }
+        }
         at_min.insert("persistentvolumeclaims".into(), claims);
         at_rollout.insert("persistentvolumeclaims".into(), claims);
         for (key, limit) in &hard {
