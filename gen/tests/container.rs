@@ -276,6 +276,21 @@ fn what_the_pod_could_not_run_is_refused_at_its_setting() {
             "owns the replica count",
         ),
         (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      autoscaling: {min_replicas: 1, max_replicas: 3, metrics: [{external: {name: lag}}]}",
+            "components.web.deployment.autoscaling.metrics[0].external",
+            "give one target",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      autoscaling: {min_replicas: 1, max_replicas: 3, metrics: [{pods: {name: rps, average_value: lots}}]}",
+            "components.web.deployment.autoscaling.metrics[0].pods.average_value",
+            "positive quantity",
+        ),
+        (
+            "image: {repository: ghcr.io/x/y, tag: '1'}\n      autoscaling: {min_replicas: 1, max_replicas: 3, metrics: [{object: {name: x}}]}",
+            "components.web.deployment.autoscaling.metrics[0]",
+            "object",
+        ),
+        (
             "image: {repository: ghcr.io/x/y, tag: '1'}\n      replicaz: 2",
             "components.web.deployment",
             "replicaz",

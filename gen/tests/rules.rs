@@ -825,3 +825,58 @@ fn a_rule_error_stops_the_render_and_a_waiver_lets_it_through() {
     assert!(err.contains("waived[quota-admits-minimum]"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("kind: ResourceQuota"));
 }
+
+#[test]
+fn env_names_unique() {
+    assert_fires(
+        "env-names-unique",
+        "spec.template.spec.containers[0].env[RAYON_NUM_THREADS]: `RAYON_NUM_THREADS` is set more than once in container `server`",
+        |o| {
+            let pod = deployment(o)
+                .spec
+                .as_mut()
+                .unwrap()
+                .template
+                .spec
+                .as_mut()
+                .unwrap();
+            let env = pod.containers[0].env.as_mut().unwrap();
+            let first = env[0].clone();
+            env.push(first);
+        },
+    );
+}
+
+#[test]
+fn pods_have_network_policy() {
+    assert_fires("pods-have-network-policy", "Deployment/akidb-embed", |o| {
+        o.retain(|x| !matches!(x, Object::NetworkPolicy(_)))
+    });
+}
+
+#[test]
+fn stateful_set_has_headless_service() {
+    // A StatefulSet from a copied manifest whose governing Service was never written.
+    let yaml = r#"
+namespace: a
+components:
+  db:
+    stateful_set:
+      image: {repository: postgres, tag: "16"}
+      port: 5432
+      health: {liveness: tcp, readiness: tcp}
+      volume_claims: {data: {path: /var/lib/postgresql/data, size: 1Gi}}
+"#;
+    let env = parse_str(yaml, "a.yaml").unwrap();
+    let mut objects = pipeline::objects(&env, "a").unwrap().objects;
+    assert_eq!(lint::lint(&objects, &Context::of(&env)), vec![]);
+    objects.retain(|o| o.name() != "db-headless");
+    let findings = lint::lint(&objects, &Context::of(&env));
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.rule == "stateful-set-has-headless-service"
+                && f.to_string().contains("StatefulSet/db spec.serviceName")),
+        "{findings:?}"
+    );
+}

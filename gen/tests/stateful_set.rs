@@ -429,30 +429,86 @@ components:
 
 #[test]
 fn the_archivist_example_is_strictly_valid_for_kubernetes() {
-    let example = common::root().join("examples/archivist/environments/prod.yaml");
-    let (out, text) = common::gen_check([&example]);
+    let dir = common::root().join("examples/archivist/environments");
+    let files: Vec<_> = ["gke", "eks", "aks"]
+        .iter()
+        .map(|cloud| dir.join(format!("{cloud}.yaml")))
+        .collect();
+    let (out, text) = common::gen_check(&files);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("prod: rules: ok"), "{text}");
-    assert!(text.contains("0 invalid"), "{text}");
+    for cloud in ["gke", "eks", "aks"] {
+        assert!(text.contains(&format!("{cloud}: rules: ok")), "{text}");
+    }
+    // Three environments, each against 1.33 and 1.37.
+    assert_eq!(text.matches(" 0 invalid").count(), 6, "{text}");
+    assert!(text.contains("all 3 environment(s) passed"), "{text}");
 
     // Four stores, each a StatefulSet with its claim; the three services Deployments.
-    let env = pipeline::load_file(&example).unwrap();
-    let objects = pipeline::objects(&env, "prod").unwrap().objects;
+    let env = pipeline::load_file(&files[0]).unwrap();
+    let objects = pipeline::objects(&env, "gke").unwrap().objects;
     let kinds: Vec<_> = objects
         .iter()
         .filter(|o| matches!(o, Object::StatefulSet(_) | Object::Deployment(_)))
         .map(|o| format!("{}/{}", o.kind(), o.name()))
         .collect();
+    // The stores come before the services that use them, as the seed's ordered apply.
     assert_eq!(
         kinds,
         [
-            "Deployment/graph",
-            "Deployment/search",
-            "Deployment/worker",
             "StatefulSet/kafka",
             "StatefulSet/neo4j",
             "StatefulSet/qdrant",
             "StatefulSet/redis",
+            "Deployment/graph",
+            "Deployment/search",
+            "Deployment/worker",
         ]
+    );
+    // The workers scale on the documents waiting in Kafka, beside CPU and memory.
+    let hpa = Index::new(&objects)
+        .autoscalers()
+        .find(|h| h.metadata.name.as_deref() == Some("worker"))
+        .unwrap();
+    let metrics = hpa.spec.as_ref().unwrap().metrics.as_ref().unwrap();
+    let types: Vec<_> = metrics.iter().map(|m| m.type_.as_str()).collect();
+    assert_eq!(types, ["Resource", "Resource", "External"]);
+    let external = metrics[2].external.as_ref().unwrap();
+    assert_eq!(external.metric.name, "kafka_consumergroup_lag");
+    assert_eq!(external.target.type_, "AverageValue");
+    assert_eq!(external.target.average_value.as_ref().unwrap().0, "100");
+    // And the workers mount the shared ReadWriteMany claim read-write.
+    let worker = Index::new(&objects)
+        .deployments()
+        .find(|d| d.metadata.name.as_deref() == Some("worker"))
+        .unwrap();
+    let pod = akidb_gen::lint::pod_spec(worker).unwrap();
+    let shared = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find_map(|v| v.persistent_volume_claim.as_ref())
+        .unwrap();
+    assert_eq!(shared.claim_name, "shared-data");
+    assert_eq!(shared.read_only, Some(false));
+
+    // The three clouds differ only in their storage class.
+    let render = |cloud: &str| {
+        std::fs::read_to_string(common::root().join(format!("examples/archivist/out/{cloud}.yaml")))
+            .unwrap()
+    };
+    let gke = render("gke");
+    assert_eq!(
+        render("eks")
+            .replace("gp3", "pd-ssd")
+            .replace("gen eks", "gen gke")
+            .replace("eks.yaml", "gke.yaml"),
+        gke
+    );
+    assert_eq!(
+        render("aks")
+            .replace("managed-premium", "pd-ssd")
+            .replace("gen aks", "gen gke")
+            .replace("aks.yaml", "gke.yaml"),
+        gke
     );
 }

@@ -43,6 +43,7 @@ impl<'a> Index<'a> {
     }
 
     by_kind!(deployments, Deployment, Deployment);
+    by_kind!(stateful_sets, StatefulSet, StatefulSet);
     by_kind!(services, Service, Service);
     by_kind!(
         autoscalers,

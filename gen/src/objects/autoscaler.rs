@@ -1,12 +1,18 @@
-//! HorizontalPodAutoscaler (autoscaling/v2) on CPU and memory utilisation.
+//! HorizontalPodAutoscaler (autoscaling/v2) on CPU and memory utilisation, and on Pods and
+//! External metrics where the settings add them.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
-    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
-    ResourceMetricSource,
+    CrossVersionObjectReference, ExternalMetricSource, HPAScalingPolicy, HPAScalingRules,
+    HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec,
+    MetricIdentifier, MetricSpec, MetricTarget, PodsMetricSource, ResourceMetricSource,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::{int, meta};
+use crate::settings::ScalingMetric;
 use crate::workload::Plan;
 
 /// Builds the autoscaler, when the environment turns autoscaling on.
@@ -18,6 +24,7 @@ pub fn build(plan: &Plan<'_>) -> Option<HorizontalPodAutoscaler> {
         a.target_memory_utilization
             .map(|m| utilization("memory", m)),
     );
+    metrics.extend(a.metrics.iter().map(custom));
     let policy = |type_: &str, value: u32, period: u32| HPAScalingPolicy {
         type_: type_.to_owned(),
         value: int(value),
@@ -62,6 +69,50 @@ pub fn build(plan: &Plan<'_>) -> Option<HorizontalPodAutoscaler> {
         }),
         ..HorizontalPodAutoscaler::default()
     })
+}
+
+/// A Pods or External metric.
+fn custom(metric: &ScalingMetric) -> MetricSpec {
+    let identifier = |name: &str, selector: &BTreeMap<String, String>| MetricIdentifier {
+        name: name.to_owned(),
+        selector: (!selector.is_empty()).then(|| LabelSelector {
+            match_labels: Some(selector.clone()),
+            ..LabelSelector::default()
+        }),
+    };
+    match metric {
+        ScalingMetric::Pods(m) => MetricSpec {
+            type_: "Pods".to_owned(),
+            pods: Some(PodsMetricSource {
+                metric: identifier(&m.name, &m.selector),
+                target: MetricTarget {
+                    type_: "AverageValue".to_owned(),
+                    average_value: Some(Quantity(m.average_value.clone())),
+                    ..MetricTarget::default()
+                },
+            }),
+            ..MetricSpec::default()
+        },
+        ScalingMetric::External(e) => MetricSpec {
+            type_: "External".to_owned(),
+            external: Some(ExternalMetricSource {
+                metric: identifier(&e.name, &e.selector),
+                target: match (&e.value, &e.average_value) {
+                    (Some(v), _) => MetricTarget {
+                        type_: "Value".to_owned(),
+                        value: Some(Quantity(v.clone())),
+                        ..MetricTarget::default()
+                    },
+                    (None, average) => MetricTarget {
+                        type_: "AverageValue".to_owned(),
+                        average_value: average.clone().map(Quantity),
+                        ..MetricTarget::default()
+                    },
+                },
+            }),
+            ..MetricSpec::default()
+        },
+    }
 }
 
 fn utilization(resource: &str, percent: u32) -> MetricSpec {

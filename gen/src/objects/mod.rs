@@ -39,13 +39,10 @@ use self::postgres::ClusterSpec;
 /// Declares [`Object`] from one list of kinds: the listed order is the emission order,
 /// and `kind`, `apiVersion`, metadata, parsing and serialisation all follow from each
 /// type's k8s-openapi [`Resource`] and [`Metadata`] traits, so a new kind is one line.
-/// Built-in kinds are read back by [`parse`]; custom ones are validated against their
-/// CRDs instead.
+/// Each kind is `built_in` (read back by [`parse`]) or `custom` (validated against its
+/// CRD instead).
 macro_rules! kinds {
-    (
-        built_in { $($b:ident($bt:ty),)* }
-        custom { $($c:ident($ct:ty),)* }
-    ) => {
+    ($($origin:ident $variant:ident($ty:ty),)*) => {
         /// A typed Kubernetes object. The variant order is the emission order: what others
         /// depend on comes first, as `kubectl apply` and Helm install them.
         #[derive(Debug, Clone, PartialEq)]
@@ -53,8 +50,7 @@ macro_rules! kinds {
         // A render holds each of these once; boxing the large variants would buy nothing.
         #[allow(clippy::large_enum_variant)]
         pub enum Object {
-            $($b($bt),)*
-            $($c($ct),)*
+            $($variant($ty),)*
         }
 
         impl Object {
@@ -62,8 +58,7 @@ macro_rules! kinds {
             #[must_use]
             pub fn kind(&self) -> &'static str {
                 match self {
-                    $(Object::$b(_) => <$bt as Resource>::KIND,)*
-                    $(Object::$c(_) => <$ct as Resource>::KIND,)*
+                    $(Object::$variant(_) => <$ty as Resource>::KIND,)*
                 }
             }
 
@@ -71,8 +66,7 @@ macro_rules! kinds {
             #[must_use]
             pub fn api_version(&self) -> &'static str {
                 match self {
-                    $(Object::$b(_) => <$bt as Resource>::API_VERSION,)*
-                    $(Object::$c(_) => <$ct as Resource>::API_VERSION,)*
+                    $(Object::$variant(_) => <$ty as Resource>::API_VERSION,)*
                 }
             }
 
@@ -80,8 +74,7 @@ macro_rules! kinds {
             #[must_use]
             pub fn metadata(&self) -> &ObjectMeta {
                 match self {
-                    $(Object::$b(o) => Metadata::metadata(o),)*
-                    $(Object::$c(o) => Metadata::metadata(o),)*
+                    $(Object::$variant(o) => Metadata::metadata(o),)*
                 }
             }
 
@@ -89,25 +82,25 @@ macro_rules! kinds {
             #[must_use]
             pub fn is_custom(&self) -> bool {
                 match self {
-                    $(Object::$b(_) => false,)*
-                    $(Object::$c(_) => true,)*
+                    $(Object::$variant(_) => kinds!(@custom $origin),)*
                 }
             }
 
             /// Position of the object's kind in the emission order.
             #[must_use]
             pub fn order(&self) -> usize {
-                let order: &[&str] = &[$(stringify!($b),)* $(stringify!($c),)*];
+                let order: &[&str] = &[$(stringify!($variant),)*];
                 let name = match self {
-                    $(Object::$b(_) => stringify!($b),)*
-                    $(Object::$c(_) => stringify!($c),)*
+                    $(Object::$variant(_) => stringify!($variant),)*
                 };
                 order.iter().position(|v| *v == name).unwrap_or(order.len())
             }
 
-            /// `apiVersion` and `kind` of every built-in kind, as a reader of YAML meets them.
-            pub const BUILT_IN: &'static [(&'static str, &'static str)] =
-                &[$((<$bt as Resource>::API_VERSION, <$bt as Resource>::KIND)),*];
+            /// `apiVersion` and `kind` of every built-in kind, as a reader of YAML meets them
+            /// (custom kinds hold empty pairs).
+            pub const BUILT_IN: &'static [(&'static str, &'static str)] = &[$(
+                kinds!(@pair $origin $ty),
+            )*];
 
             /// The built-in object `doc` holds, when `api_version` and `kind` name one.
             fn from_document(
@@ -115,13 +108,7 @@ macro_rules! kinds {
                 kind: &str,
                 doc: serde_json::Value,
             ) -> Option<Result<Object, serde_json::Error>> {
-                $(
-                    if api_version == <$bt as Resource>::API_VERSION
-                        && kind == <$bt as Resource>::KIND
-                    {
-                        return Some(serde_json::from_value(doc).map(Object::$b));
-                    }
-                )*
+                $(kinds!(@read $origin $variant($ty), api_version, kind, doc);)*
                 None
             }
         }
@@ -129,34 +116,42 @@ macro_rules! kinds {
         impl Serialize for Object {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 match self {
-                    $(Object::$b(o) => o.serialize(s),)*
-                    $(Object::$c(o) => o.serialize(s),)*
+                    $(Object::$variant(o) => o.serialize(s),)*
                 }
             }
         }
     };
+    (@custom built_in) => { false };
+    (@custom custom) => { true };
+    // Custom kinds are listed as empty pairs, which match no document.
+    (@pair built_in $ty:ty) => { (<$ty as Resource>::API_VERSION, <$ty as Resource>::KIND) };
+    (@pair custom $ty:ty) => { ("", "") };
+    (@read built_in $variant:ident($ty:ty), $api_version:ident, $kind:ident, $doc:ident) => {
+        if $api_version == <$ty as Resource>::API_VERSION && $kind == <$ty as Resource>::KIND {
+            return Some(serde_json::from_value($doc).map(Object::$variant));
+        }
+    };
+    (@read custom $variant:ident($ty:ty), $api_version:ident, $kind:ident, $doc:ident) => {};
 }
 
+// Databases and StatefulSets come before the Deployments that use them (as an ordered
+// apply would have it); policies, quota and monitoring after the workloads.
 kinds! {
-    built_in {
-        Namespace(Namespace),
-        ServiceAccount(ServiceAccount),
-        ConfigMap(ConfigMap),
-        PersistentVolumeClaim(PersistentVolumeClaim),
-        Service(Service),
-        Deployment(Deployment),
-        StatefulSet(StatefulSet),
-        HorizontalPodAutoscaler(HorizontalPodAutoscaler),
-        PodDisruptionBudget(PodDisruptionBudget),
-        Ingress(Ingress),
-        NetworkPolicy(NetworkPolicy),
-        ResourceQuota(ResourceQuota),
-    }
-    custom {
-        PostgresCluster(CustomResource<ClusterSpec>),
-        ServiceMonitor(CustomResource<ServiceMonitorSpec>),
-        PrometheusRule(CustomResource<PrometheusRuleSpec>),
-    }
+    built_in Namespace(Namespace),
+    built_in ServiceAccount(ServiceAccount),
+    built_in ConfigMap(ConfigMap),
+    built_in PersistentVolumeClaim(PersistentVolumeClaim),
+    built_in Service(Service),
+    custom PostgresCluster(CustomResource<ClusterSpec>),
+    built_in StatefulSet(StatefulSet),
+    built_in Deployment(Deployment),
+    built_in HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    built_in PodDisruptionBudget(PodDisruptionBudget),
+    built_in Ingress(Ingress),
+    built_in NetworkPolicy(NetworkPolicy),
+    built_in ResourceQuota(ResourceQuota),
+    custom ServiceMonitor(CustomResource<ServiceMonitorSpec>),
+    custom PrometheusRule(CustomResource<PrometheusRuleSpec>),
 }
 
 impl Object {

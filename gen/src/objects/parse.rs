@@ -51,6 +51,7 @@ pub enum ParseError {
 fn known() -> String {
     Object::BUILT_IN
         .iter()
+        .filter(|(version, _)| !version.is_empty())
         .map(|(version, kind)| format!("{version}/{kind}"))
         .collect::<Vec<_>>()
         .join(", ")

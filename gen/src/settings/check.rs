@@ -5,7 +5,9 @@
 use std::fmt;
 
 use super::pod::PodSettings;
-use super::{AccessMode, DnsLabel, Environment, Image, ServiceType, SpreadDomain, SpreadMode};
+use super::{
+    AccessMode, DnsLabel, Environment, Image, ScalingMetric, ServiceType, SpreadDomain, SpreadMode,
+};
 
 /// One refused setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +115,64 @@ fn check_egress(pod: &PodSettings<'_>, out: &mut Problems) {
     }
 }
 
+/// Further autoscaler metrics: a name, and one target that is a positive quantity.
+fn check_scaling_metrics(metrics: &[ScalingMetric], out: &mut Problems) {
+    for (i, metric) in metrics.iter().enumerate() {
+        let (kind, name, targets) = match metric {
+            ScalingMetric::Pods(m) => (
+                "pods",
+                &m.name,
+                vec![("average_value", Some(&m.average_value))],
+            ),
+            ScalingMetric::External(e) => (
+                "external",
+                &e.name,
+                vec![
+                    ("value", e.value.as_ref()),
+                    ("average_value", e.average_value.as_ref()),
+                ],
+            ),
+        };
+        let key = format!("autoscaling.metrics[{i}].{kind}");
+        if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
+            out.add(
+                format!("{key}.name"),
+                format!("is `{name}`; give the metric's name as the metrics adapter serves it"),
+            );
+        }
+        let given: Vec<_> = targets.iter().filter(|(_, v)| v.is_some()).collect();
+        if given.len() != 1 {
+            out.add(
+                key.clone(),
+                "gives both `value` and `average_value`, or neither; give one target",
+            );
+        }
+        for (field, value) in given {
+            let value = value.map(String::as_str).unwrap_or_default();
+            if !positive_quantity(value) {
+                out.add(
+                    format!("{key}.{field}"),
+                    format!(
+                        "is `{value}`; give a positive quantity such as `100`, `2.5` or `500m`"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Whether `q` is a positive Kubernetes quantity (a decimal number with an optional SI or
+/// binary suffix).
+fn positive_quantity(q: &str) -> bool {
+    const SUFFIXES: [&str; 13] = [
+        "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "m", "k", "M", "G", "T", "P", "E",
+    ];
+    let number = SUFFIXES.iter().find_map(|s| q.strip_suffix(s)).unwrap_or(q);
+    !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && number.parse::<f64>().is_ok_and(|v| v > 0.0)
+}
+
 /// Collects problems of the settings under one dotted prefix.
 pub(crate) struct Problems {
     prefix: String,
@@ -173,6 +233,7 @@ fn check_replicas(env: &PodSettings<'_>, out: &mut Problems) {
                 ),
             );
         }
+        check_scaling_metrics(&a.metrics, out);
         if let Some(m) = a.target_memory_utilization
             && !(1..=1000).contains(&m)
         {

@@ -272,6 +272,53 @@ pub struct Autoscaling {
     /// How fast to remove pods. Default: after 300 s, at most 1 pod every 2 minutes.
     #[serde(default = "ScaleDown::default")]
     pub scale_down: ScaleDown,
+    /// Further metrics to scale on, beside CPU and memory: a metric of the pods
+    /// (`{pods: {name, average_value}}`) or one from outside the cluster's objects, such
+    /// as a queue's length (`{external: {name, selector, value | average_value}}`); both
+    /// need a metrics adapter (Prometheus Adapter, KEDA's) in the cluster. Default none.
+    #[serde(default)]
+    pub metrics: Vec<ScalingMetric>,
+}
+
+/// A metric an autoscaler scales on, beside CPU and memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScalingMetric {
+    /// A metric each pod reports (e.g. requests per second), averaged over the pods.
+    Pods(PodsMetric),
+    /// A metric of something outside the cluster's objects (e.g. a queue's length).
+    External(ExternalMetric),
+}
+
+/// A per-pod metric and its target average.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PodsMetric {
+    /// The metric's name, as the metrics adapter serves it. Required.
+    pub name: String,
+    /// Labels that narrow the metric's series. Default none.
+    #[serde(default)]
+    pub selector: BTreeMap<String, String>,
+    /// The average per pod to aim for, a quantity (e.g. `100` or `500m`). Required.
+    pub average_value: String,
+}
+
+/// An external metric and its target: the total (`value`) or the total per pod
+/// (`average_value`); give one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalMetric {
+    /// The metric's name, as the metrics adapter serves it. Required.
+    pub name: String,
+    /// Labels that pick the series (e.g. `{topic: documents}`). Default none.
+    #[serde(default)]
+    pub selector: BTreeMap<String, String>,
+    /// The total to aim for, a quantity.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// The total divided by the pods to aim for, a quantity.
+    #[serde(default)]
+    pub average_value: Option<String>,
 }
 
 const fn default_cpu_target() -> u32 {

@@ -1,6 +1,7 @@
 //! The rule table and the checks behind it, grouped by concern.
 
 mod egress;
+mod pods;
 mod references;
 mod scaling;
 mod security;
@@ -181,6 +182,24 @@ pub const ALL: &[Rule] = &[
         summary: "Every namespaced object lives in the environment's namespace.",
         why: "Objects in another namespace cannot reach each other by name; environments must not collide.",
     },
+    Rule {
+        id: "stateful-set-has-headless-service",
+        severity: Error,
+        summary: "A StatefulSet's serviceName is an emitted headless Service that selects its pods.",
+        why: "Without its governing Service the pods get no DNS names, and the peers of a clustered store cannot find each other.",
+    },
+    Rule {
+        id: "env-names-unique",
+        severity: Error,
+        summary: "No container sets an environment variable twice.",
+        why: "Kubernetes keeps the last value silently, so one of the two settings never takes effect.",
+    },
+    Rule {
+        id: "pods-have-network-policy",
+        severity: Warning,
+        summary: "Some NetworkPolicy selects every pod for ingress.",
+        why: "Pods that no policy selects accept connections from any pod in the cluster.",
+    },
 ];
 
 /// Runs every check.
@@ -191,6 +210,7 @@ pub fn run(index: &Index<'_>, ctx: &Context, out: &mut Vec<Finding>) {
     scaling::check(index, &mut f);
     security::check(index, &mut f);
     egress::check(index, &mut f);
+    pods::check(index, &mut f);
     references::check(index, ctx, &mut f);
 }
 
