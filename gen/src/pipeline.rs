@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use crate::catalog::{Catalog, CatalogError, Source};
-use crate::components::{akidb_embed, container, postgres};
+use crate::components::{akidb_embed, container, dependencies, postgres};
 use crate::lint::{self, Finding, Outcome};
 use crate::objects::{self, Object};
 use crate::render::{self, RenderError};
@@ -62,6 +62,10 @@ fn load_str_in(text: &str, source_name: &str, dir: &Path) -> Result<Environment,
     problems.extend(akidb_embed::check::check(&env));
     problems.extend(container::check::check(&env));
     problems.extend(postgres::check(&env));
+    // Ports of dependencies are read from plans, which need settings that passed.
+    if problems.is_empty() {
+        problems.extend(dependencies::check(&env));
+    }
     problems.extend(lint::check_waivers(&env.waivers));
     if problems.is_empty() {
         Ok(env)
@@ -116,22 +120,37 @@ fn connect(plans: &mut Plans<'_>) {
             .iter()
             .map(|d| (d.name.clone(), d.selector_labels(), vec![d.port()])),
     );
-    let calls: Vec<Vec<crate::settings::DnsLabel>> = plans
+    // Each caller's targets, with the one port it uses (`None`: all): `connects_to`, then
+    // `depends_on`.
+    let calls: Vec<Vec<(crate::settings::DnsLabel, Option<u16>)>> = plans
         .pods
         .iter()
-        .map(|p| p.settings.connects_to.to_vec())
+        .map(|p| {
+            p.settings
+                .connects_to
+                .iter()
+                .map(|c| (c.clone(), None))
+                .chain(
+                    p.settings
+                        .depends_on
+                        .iter()
+                        .map(|d| (d.component.clone(), d.port)),
+                )
+                .collect()
+        })
         .collect();
     let pod_count = plans.pods.len();
     for (caller, targets) in calls.iter().enumerate() {
-        for target in targets {
+        for (target, port) in targets {
             let Some(t) = ends.iter().position(|(n, _, _)| n == target) else {
                 continue;
             };
-            let (labels, ports) = (ends[t].1.clone(), ends[t].2.clone());
+            let labels = ends[t].1.clone();
+            let ports = port.map_or_else(|| ends[t].2.clone(), |p| vec![p]);
             plans.pods[caller].connections.to.push((labels, ports));
             let from = ends[caller].1.clone();
             if t < pod_count {
-                plans.pods[t].connections.from.push(from);
+                plans.pods[t].connections.from.push((from, *port));
             } else {
                 plans.databases[t - pod_count].callers.push(from);
             }

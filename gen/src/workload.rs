@@ -286,8 +286,9 @@ pub struct Plan<'a> {
 pub struct Connections {
     /// Pods this component calls: their selector labels and every port they serve.
     pub to: Vec<(BTreeMap<String, String>, Vec<u16>)>,
-    /// Pods that call this component: their selector labels.
-    pub from: Vec<BTreeMap<String, String>>,
+    /// Pods that call this component: their selector labels, and the one port they use
+    /// (`None`: every port it serves).
+    pub from: Vec<(BTreeMap<String, String>, Option<u16>)>,
 }
 
 /// The colours of a blue-green component.

@@ -252,7 +252,7 @@ fn what_the_operator_would_refuse_is_refused_at_its_setting() {
             "      connects_to: [orders-db]\n",
             "",
             "components.orders.deployment.secrets[0]",
-            "`connects_to` does not list it",
+            "neither `depends_on` nor `connects_to` lists it",
         ),
         (
             "      pod_monitor: true\n",

@@ -880,3 +880,38 @@ components:
         "{findings:?}"
     );
 }
+
+#[test]
+fn dependency_admitted() {
+    // The baseline lets the server out to a block; a path to pods of its own that no
+    // policy lets in is what the rule is for (gen/tests/dependencies.rs has the case with
+    // two components); here the server's own policy lets it out to itself on a port it
+    // does not admit.
+    assert_fires(
+        "dependency-admitted",
+        "lets these pods out to Deployment/akidb-embed on port 9999",
+        |o| {
+            let selector = deployment(o).spec.as_ref().unwrap().selector.clone();
+            for x in o.iter_mut() {
+                if let Object::NetworkPolicy(p) = x {
+                    let spec = p.spec.as_mut().unwrap();
+                    spec.egress.get_or_insert_with(Vec::new).push(
+                        k8s_openapi::api::networking::v1::NetworkPolicyEgressRule {
+                            to: Some(vec![k8s_openapi::api::networking::v1::NetworkPolicyPeer {
+                                pod_selector: Some(selector.clone()),
+                                ..Default::default()
+                            }]),
+                            ports: Some(vec![
+                                k8s_openapi::api::networking::v1::NetworkPolicyPort {
+                                    port: Some(IntOrString::Int(9999)),
+                                    protocol: Some("TCP".to_owned()),
+                                    end_port: None,
+                                },
+                            ]),
+                        },
+                    );
+                }
+            }
+        },
+    );
+}

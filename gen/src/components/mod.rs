@@ -3,4 +3,5 @@
 
 pub mod akidb_embed;
 pub mod container;
+pub mod dependencies;
 pub mod postgres;

@@ -141,11 +141,13 @@ fn check_readers(env: &Environment) -> Vec<Problem> {
                     );
                 }
             }
-            if !pod.connects_to.iter().any(|c| c.as_str() == *db) {
+            let reaches = pod.connects_to.iter().any(|c| c.as_str() == *db)
+                || pod.depends_on.iter().any(|d| d.component.as_str() == *db);
+            if !reaches {
                 problems.add(
                     format!("secrets[{i}]"),
                     format!(
-                        "reads the credentials of database `{db}` but `connects_to` does not list it, so its NetworkPolicy would block the connection; add `{db}` to connects_to"
+                        "reads the credentials of database `{db}` but neither `depends_on` nor `connects_to` lists it, so its NetworkPolicy would block the connection; add `{{component: {db}, port: 5432}}` to depends_on"
                     ),
                 );
             }

@@ -1,7 +1,5 @@
 //! Ingress (networking.k8s.io/v1) with TLS, cert-manager and ingress-nginx annotations.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
@@ -45,7 +43,9 @@ pub fn build(plan: &Plan<'_>) -> Option<Ingress> {
         }]
     });
 
-    let mut annotations = BTreeMap::new();
+    let mut metadata = meta(plan, plan.name());
+    // Added to what every object of the component carries (its sync wave).
+    let mut annotations = metadata.annotations.take().unwrap_or_default();
     if let Some(issuer) = ing.tls.as_ref().and_then(|t| t.cluster_issuer.as_ref()) {
         annotations.insert(
             "cert-manager.io/cluster-issuer".to_owned(),
@@ -73,7 +73,6 @@ pub fn build(plan: &Plan<'_>) -> Option<Ingress> {
         );
     }
 
-    let mut metadata = meta(plan, plan.name());
     metadata.annotations = (!annotations.is_empty()).then_some(annotations);
     Some(Ingress {
         metadata,

@@ -242,8 +242,27 @@ pub fn meta(plan: &Plan<'_>, name: impl Into<String>) -> ObjectMeta {
         name: Some(name.into()),
         namespace: Some(plan.namespace().to_owned()),
         labels: Some(plan.labels()),
+        annotations: sync_wave(plan.app, plan.name),
         ..ObjectMeta::default()
     }
+}
+
+/// Annotation key Argo CD orders its sync by.
+pub const SYNC_WAVE_ANNOTATION: &str = "argocd.argoproj.io/sync-wave";
+
+/// The sync-wave annotation of component `name`'s objects, when the environment asks for
+/// waves.
+#[must_use]
+pub fn sync_wave(
+    app: &crate::settings::Environment,
+    name: &crate::settings::DnsLabel,
+) -> Option<BTreeMap<String, String>> {
+    app.sync_waves.then(|| {
+        BTreeMap::from([(
+            SYNC_WAVE_ANNOTATION.to_owned(),
+            app.sync_wave(name).to_string(),
+        )])
+    })
 }
 
 /// A selector for the workload's pods.

@@ -54,9 +54,17 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
         plan.connections
             .from
             .iter()
-            .map(|labels| NetworkPolicyIngressRule {
+            .map(|(labels, port)| NetworkPolicyIngressRule {
                 from: Some(vec![pod_peer(labels)]),
-                ports: Some(served.iter().map(|n| named(n)).collect()),
+                ports: Some(match port {
+                    // One port, by number: the dependent declared which.
+                    Some(n) => vec![NetworkPolicyPort {
+                        port: Some(IntOrString::Int(int(*n))),
+                        protocol: Some("TCP".to_owned()),
+                        end_port: None,
+                    }],
+                    None => served.iter().map(|n| named(n)).collect(),
+                }),
             }),
     );
     // A StatefulSet's pods are peers (a store's replicas, a broker's controllers): they

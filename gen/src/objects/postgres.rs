@@ -126,6 +126,7 @@ pub fn build(db: &Database<'_>) -> CustomResource<ClusterSpec> {
         name: Some(name.to_owned()),
         namespace: Some(db.app.namespace.to_string()),
         labels: Some(db.labels()),
+        annotations: super::sync_wave(db.app, db.name),
         ..ObjectMeta::default()
     };
     let quantities = |c: &crate::settings::CpuMemory| {
@@ -229,6 +230,7 @@ pub fn network_policy(db: &Database<'_>) -> NetworkPolicy {
             name: Some(db.name.to_string()),
             namespace: Some(db.app.namespace.to_string()),
             labels: Some(db.labels()),
+            annotations: super::sync_wave(db.app, db.name),
             ..ObjectMeta::default()
         },
         spec: Some(NetworkPolicySpec {

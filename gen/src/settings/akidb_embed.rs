@@ -8,7 +8,7 @@ use super::models::{ApiKeys, Models};
 use super::objectives::Objectives;
 use super::pod::PodSettings;
 use super::{
-    Autoscaling, DisruptionBudget, DnsLabel, Image, IngressSettings, ModelCache,
+    Autoscaling, Dependency, DisruptionBudget, DnsLabel, Image, IngressSettings, ModelCache,
     NetworkPolicySettings, Probes, Resources, SecretRef, ServiceSettings, Spread,
 };
 
@@ -70,6 +70,10 @@ pub struct AkidbEmbed {
     /// port, and theirs admit it. Default none.
     #[serde(default)]
     pub connects_to: Vec<DnsLabel>,
+    /// Components this one needs before it can serve, each on one port or all: opened in
+    /// both NetworkPolicies like `connects_to`, and ordered by `sync_waves`. Default none.
+    #[serde(default)]
+    pub depends_on: Vec<Dependency>,
     /// Probe timings; paths and ports come from the server. Defaults on each probe.
     #[serde(default)]
     pub probes: Probes,
@@ -115,6 +119,7 @@ impl AkidbEmbed {
             pre_stop_sleep_seconds: self.pre_stop_sleep_seconds,
             secrets: &self.secrets,
             connects_to: &self.connects_to,
+            depends_on: &self.depends_on,
             monitoring: self.monitoring.as_ref(),
         }
     }

@@ -86,6 +86,29 @@ fn check_connections(
             out.add(format!("connects_to[{i}]"), format!("repeats `{peer}`"));
         }
     }
+    for (i, dep) in pod.depends_on.iter().enumerate() {
+        let peer = &dep.component;
+        let key = format!("depends_on[{i}].component");
+        if peer == name {
+            out.add(key, "is the component itself");
+        } else if !env.components.contains_key(peer) {
+            let names: Vec<String> = env.components.keys().map(ToString::to_string).collect();
+            out.add(
+                key,
+                format!(
+                    "`{peer}` names no component; components: {}",
+                    names.join(", ")
+                ),
+            );
+        } else if pod.depends_on[..i].iter().any(|d| &d.component == peer) {
+            out.add(key, format!("repeats `{peer}`"));
+        } else if pod.connects_to.contains(peer) {
+            out.add(
+                key,
+                format!("`{peer}` is in connects_to too; depends_on opens the path itself, so list it once"),
+            );
+        }
+    }
 }
 
 /// The checks every pod-owning kind shares, on its [`PodSettings`] view.

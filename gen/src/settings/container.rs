@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::image::PinnedImage;
 use super::pod::PodSettings;
 use super::{
-    AccessMode, Autoscaling, Bytes, DisruptionBudget, DnsLabel, DnsSubdomain, EnvVarName,
-    IngressSettings, NetworkPolicySettings, Probes, Resources, SecretRef, ServiceSettings, Spread,
+    AccessMode, Autoscaling, Bytes, Dependency, DisruptionBudget, DnsLabel, DnsSubdomain,
+    EnvVarName, IngressSettings, NetworkPolicySettings, Probes, Resources, SecretRef,
+    ServiceSettings, Spread,
 };
 
 /// Declares one container kind's settings: the fields every container kind shares (listed
@@ -58,6 +59,7 @@ macro_rules! container_kind {
                     pre_stop_sleep_seconds: self.pre_stop_sleep_seconds,
                     secrets: &self.secrets,
                     connects_to: &self.connects_to,
+                    depends_on: &self.depends_on,
                     monitoring: None,
                 }
             }
@@ -143,6 +145,11 @@ macro_rules! with_shared_fields {
                 /// port, and theirs admit it. Default none.
                 #[serde(default)]
                 connects_to: Vec<DnsLabel>,
+                /// Components this one needs before it can serve, each on one port
+                /// (`{component: db, port: 5432}`) or all: opened in both NetworkPolicies
+                /// like `connects_to`, and ordered by `sync_waves`. Default none.
+                #[serde(default)]
+                depends_on: Vec<Dependency>,
                 /// Probe timings. Defaults on each probe.
                 #[serde(default)]
                 probes: Probes,

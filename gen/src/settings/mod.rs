@@ -75,6 +75,12 @@ pub struct Environment {
     /// Default none.
     #[serde(default)]
     pub waivers: Vec<Waiver>,
+    /// Annotate every component's objects with an Argo CD sync wave from `depends_on`
+    /// (`argocd.argoproj.io/sync-wave`: 0 for what depends on nothing, one more than its
+    /// deepest dependency otherwise), so Argo CD applies dependencies first. Default
+    /// `false`.
+    #[serde(default)]
+    pub sync_waves: bool,
 }
 
 impl Environment {
@@ -82,6 +88,29 @@ impl Environment {
     #[must_use]
     pub fn part_of(&self) -> &DnsLabel {
         self.part_of.as_ref().unwrap_or(&self.namespace)
+    }
+
+    /// The Argo CD sync wave of component `name`: 0 when it depends on nothing, else one
+    /// more than its deepest dependency (a cycle, which the load stage refuses, stops at
+    /// the number of components).
+    #[must_use]
+    pub fn sync_wave(&self, name: &DnsLabel) -> u32 {
+        fn depth(env: &Environment, name: &DnsLabel, budget: usize) -> u32 {
+            let deps = env
+                .components
+                .get(name)
+                .and_then(Component::pod)
+                .map(|p| p.depends_on.to_vec())
+                .unwrap_or_default();
+            if budget == 0 {
+                return 0;
+            }
+            deps.iter()
+                .map(|d| 1 + depth(env, &d.component, budget - 1))
+                .max()
+                .unwrap_or(0)
+        }
+        depth(self, name, self.components.len())
     }
 
     /// Every `akidb_embed` component, with its name.
@@ -201,6 +230,19 @@ pub struct ResourceQuota {
     pub limits_memory: Option<Bytes>,
     /// Number of PersistentVolumeClaims.
     pub persistent_volume_claims: Option<u32>,
+}
+
+/// A component another one needs: it is opened to the dependent (on `port`, or every port
+/// it serves) and, with `sync_waves`, applied in an earlier wave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    /// The component depended on. Required.
+    pub component: DnsLabel,
+    /// The one port of it this component uses (e.g. `5432`). Absent: every port it
+    /// serves.
+    #[serde(default)]
+    pub port: Option<u16>,
 }
 
 /// A Secret the pods read, created outside the generator.

@@ -3,8 +3,8 @@
 
 use super::akidb_embed::Monitoring;
 use super::{
-    Autoscaling, DisruptionBudget, DnsLabel, IngressSettings, ModelCache, NetworkPolicySettings,
-    Probes, Resources, SecretRef, ServiceSettings, Spread,
+    Autoscaling, Dependency, DisruptionBudget, DnsLabel, IngressSettings, ModelCache,
+    NetworkPolicySettings, Probes, Resources, SecretRef, ServiceSettings, Spread,
 };
 
 /// The parts every kind that owns pods has, borrowed from the kind's own settings so no
@@ -39,6 +39,8 @@ pub struct PodSettings<'a> {
     pub secrets: &'a [SecretRef],
     /// Components the pods call.
     pub connects_to: &'a [DnsLabel],
+    /// Components this one needs, each opened to it on one port or all.
+    pub depends_on: &'a [Dependency],
     /// Prometheus Operator objects.
     pub monitoring: Option<&'a Monitoring>,
 }

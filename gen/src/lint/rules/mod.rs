@@ -195,6 +195,12 @@ pub const ALL: &[Rule] = &[
         why: "Kubernetes keeps the last value silently, so one of the two settings never takes effect.",
     },
     Rule {
+        id: "dependency-admitted",
+        severity: Error,
+        summary: "Every path a NetworkPolicy opens out of a pod to another workload's pods is let in by that workload's policies.",
+        why: "A dependency let out but not let in fails only at run time, every connection timing out.",
+    },
+    Rule {
         id: "pods-have-network-policy",
         severity: Warning,
         summary: "Some NetworkPolicy selects every pod for ingress.",
