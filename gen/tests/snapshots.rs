@@ -41,6 +41,32 @@ fn every_environment_renders_as_its_snapshot() {
 }
 
 #[test]
+fn every_example_environment_renders_as_its_snapshot() {
+    let mut count = 0;
+    for example in ["alice-multiverse", "archivist", "todo-chatbot"] {
+        let dir = root().join("examples").join(example).join("environments");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.file_stem().unwrap().to_str().unwrap().to_owned();
+            let env = pipeline::load_file(&file).unwrap_or_else(|e| panic!("{e}"));
+            let yaml =
+                pipeline::render(&name, &pipeline::objects(&env, &name).unwrap().objects).unwrap();
+            settings().bind(|| insta::assert_snapshot!(format!("example_{example}_{name}"), yaml));
+            count += 1;
+        }
+    }
+    assert_eq!(
+        count, 9,
+        "a new example environment needs its snapshot reviewed too"
+    );
+}
+
+#[test]
 fn help_text_is_reviewed() {
     let out = Command::new(env!("CARGO_BIN_EXE_gen"))
         .arg("--help")

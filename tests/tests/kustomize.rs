@@ -178,3 +178,62 @@ fn the_rules_catch_an_overlay_that_breaks_the_wiring() {
         );
     }
 }
+
+#[test]
+fn every_example_base_builds_with_kubectl_and_stays_valid() {
+    let mut built_count = 0;
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("environments").is_dir())
+        .collect();
+    examples.sort();
+    for example in examples {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(example.join("environments"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.file_stem().unwrap().to_str().unwrap().to_owned();
+            let what = format!("{}/{name}", example.display());
+            let env = pipeline::load_file(&file).unwrap_or_else(|e| panic!("{e}"));
+            let base_objects = pipeline::objects(&env, &name).unwrap().objects;
+            let out = Command::new(kubectl())
+                .arg("kustomize")
+                .arg(example.join("out/kustomize").join(&name))
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run {} ({e}): run `make tools` or set KUBECTL",
+                        kubectl().display()
+                    )
+                });
+            assert!(
+                out.status.success(),
+                "{what}: kubectl kustomize failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let built = String::from_utf8(out.stdout).unwrap();
+            let objects = parse_stream(&built, "kustomize output").unwrap();
+            assert_eq!(
+                objects.len(),
+                base_objects.iter().filter(|o| !o.is_custom()).count(),
+                "{what}: the base lost or added objects"
+            );
+            for version in ["1.33.0", "1.37.0"] {
+                validate_strictly(&built, version, &format!("{what}: kustomize output"));
+            }
+            let errors: Vec<String> = lint::lint(&objects, &Context::of(&env))
+                .into_iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| f.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{what}: {}", errors.join("\n"));
+            built_count += 1;
+        }
+    }
+    // todo-chatbot (local, prod), archivist (gke, eks, aks), alice-multiverse (4 services).
+    assert_eq!(built_count, 9, "every example environment is built");
+}
