@@ -536,3 +536,68 @@ components:
         );
     }
 }
+
+#[test]
+fn ingress_routes_send_paths_of_one_host_to_several_components() {
+    let yaml = format!(
+        "{CHATBOT}ingress_routes:\n  hosts:\n    todo.example.com:\n      /: frontend\n      /api: backend\n  tls: {{secret_name: todo-tls}}\n"
+    );
+    let env = load_str(&yaml, "todo.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let objects = pipeline::objects(&env, "todo")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .objects;
+    let ingress = Index::new(&objects)
+        .ingresses()
+        .find(|i| i.metadata.name.as_deref() == Some("todo-chatbot"))
+        .expect("the application's Ingress, named after part_of");
+    let spec = ingress.spec.as_ref().unwrap();
+    let routes: Vec<String> = spec
+        .rules
+        .iter()
+        .flatten()
+        .flat_map(|r| {
+            let host = r.host.clone().unwrap();
+            r.http.iter().flat_map(|h| &h.paths).map(move |p| {
+                let svc = p.backend.service.as_ref().unwrap();
+                format!(
+                    "{host}{} -> {}:{}",
+                    p.path.clone().unwrap(),
+                    svc.name,
+                    svc.port.as_ref().unwrap().name.clone().unwrap()
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "todo.example.com/ -> frontend:http",
+            "todo.example.com/api -> backend:http"
+        ]
+    );
+    assert_eq!(
+        spec.tls.as_ref().unwrap()[0].secret_name.as_deref(),
+        Some("todo-tls")
+    );
+
+    for (route, setting, says) in [
+        (
+            "api: backend",
+            "ingress_routes.hosts.todo.example.com.api",
+            "does not start with `/`",
+        ),
+        (
+            "/api: api",
+            "ingress_routes.hosts.todo.example.com./api",
+            "`api` names no component",
+        ),
+    ] {
+        let bad =
+            format!("{CHATBOT}ingress_routes:\n  hosts:\n    todo.example.com:\n      {route}\n");
+        let err = load_str(&bad, "todo.yaml").unwrap_err().to_string();
+        assert!(
+            err.contains(setting) && err.contains(says),
+            "{route}: expected `{setting}` and {says:?} in:\n{err}"
+        );
+    }
+}

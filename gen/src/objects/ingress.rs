@@ -5,8 +5,13 @@ use k8s_openapi::api::networking::v1::{
     IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
 };
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
 use super::meta;
-use crate::workload::{HTTP_PORT_NAME, Plan};
+use crate::settings::Environment;
+use crate::workload::{HTTP_PORT_NAME, MANAGED_BY, Plan};
 
 /// Builds the Ingress, when the environment has one.
 #[must_use]
@@ -98,6 +103,80 @@ pub fn nginx_size(bytes: u64) -> String {
     } else {
         bytes.to_string()
     }
+}
+
+/// Builds the application's Ingress of `ingress_routes`, named after `part_of`: each path
+/// of each host to its component's Service, on the Service's `http` port.
+#[must_use]
+pub fn build_routes(app: &Environment) -> Option<Ingress> {
+    let routes = app.ingress_routes.as_ref()?;
+    let backend = |component: &str| IngressBackend {
+        service: Some(IngressServiceBackend {
+            name: component.to_owned(),
+            port: Some(ServiceBackendPort {
+                name: Some(HTTP_PORT_NAME.to_owned()),
+                number: None,
+            }),
+        }),
+        resource: None,
+    };
+    let rules = routes
+        .hosts
+        .iter()
+        .map(|(host, paths)| IngressRule {
+            host: Some(host.as_str().to_owned()),
+            http: Some(HTTPIngressRuleValue {
+                paths: paths
+                    .iter()
+                    .map(|(path, component)| HTTPIngressPath {
+                        path: Some(path.clone()),
+                        path_type: "Prefix".to_owned(),
+                        backend: backend(component.as_str()),
+                    })
+                    .collect(),
+            }),
+        })
+        .collect();
+    let hosts: Vec<String> = routes.hosts.keys().map(|h| h.as_str().to_owned()).collect();
+    let name = app.part_of().to_string();
+    let annotations = routes
+        .tls
+        .as_ref()
+        .and_then(|t| t.cluster_issuer.as_ref())
+        .map(|issuer| {
+            BTreeMap::from([(
+                "cert-manager.io/cluster-issuer".to_owned(),
+                issuer.as_str().to_owned(),
+            )])
+        });
+    Some(Ingress {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(app.namespace.to_string()),
+            labels: Some(BTreeMap::from([
+                ("app.kubernetes.io/name".to_owned(), name.clone()),
+                ("app.kubernetes.io/part-of".to_owned(), name),
+                (
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    MANAGED_BY.to_owned(),
+                ),
+            ])),
+            annotations,
+            ..ObjectMeta::default()
+        },
+        spec: Some(IngressSpec {
+            ingress_class_name: Some(routes.class_name.as_str().to_owned()),
+            rules: Some(rules),
+            tls: routes.tls.as_ref().map(|t| {
+                vec![IngressTLS {
+                    hosts: Some(hosts),
+                    secret_name: Some(t.secret_name.as_str().to_owned()),
+                }]
+            }),
+            default_backend: None,
+        }),
+        ..Ingress::default()
+    })
 }
 
 #[cfg(test)]

@@ -207,6 +207,7 @@ pub fn build_all(all: &Plans<'_>) -> Vec<Object> {
             out.push(Object::PrometheusRule(m.prometheus_rule));
         }
     }
+    out.extend(ingress::build_routes(app).map(Object::Ingress));
     out.extend(
         volume_claim::build_shared(app)
             .into_iter()

@@ -46,6 +46,7 @@ pub fn check(env: &Environment) -> Vec<Problem> {
             "is empty; an environment runs at least one component (e.g. `akidb-embed: {akidb_embed: {}}`)",
         ));
     }
+    out.extend(check_routes(env));
     for (name, component) in &env.components {
         let mut problems = Problems::under(&format!("components.{name}.{}", component.kind()));
         if let Some(pod) = component.pod() {
@@ -58,6 +59,51 @@ pub fn check(env: &Environment) -> Vec<Problem> {
         out.extend(problems.list);
     }
     out
+}
+
+/// The application's ingress routes: paths that start with `/`, each to a component that
+/// has a Service.
+pub(crate) fn check_routes(env: &Environment) -> Vec<Problem> {
+    let mut out = Problems::under("ingress_routes.hosts");
+    let Some(routes) = &env.ingress_routes else {
+        return Vec::new();
+    };
+    for (host, paths) in &routes.hosts {
+        if paths.is_empty() {
+            out.add(
+                host.as_str(),
+                "routes no path; give at least one, e.g. `/: web`",
+            );
+        }
+        for (path, component) in paths {
+            let key = format!("{host}.{path}");
+            if !path.starts_with('/') {
+                out.add(key.clone(), format!("`{path}` does not start with `/`"));
+            }
+            match env.components.get(component) {
+                None => {
+                    let names: Vec<String> =
+                        env.components.keys().map(ToString::to_string).collect();
+                    out.add(
+                        key,
+                        format!(
+                            "`{component}` names no component; components: {}",
+                            names.join(", ")
+                        ),
+                    );
+                }
+                Some(c) if c.pod().is_none() => out.add(
+                    key,
+                    format!(
+                        "`{component}` is a `{}`, which has no Service to route to",
+                        c.kind()
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    out.list
 }
 
 /// Every component named in `connects_to` exists and is another one.

@@ -81,6 +81,26 @@ pub struct Environment {
     /// `false`.
     #[serde(default)]
     pub sync_waves: bool,
+    /// One Ingress (named after `part_of`) routing paths of shared hosts to several
+    /// components, e.g. `/api/search` to `search` and `/` to `web`. Absent: none (each
+    /// component may still have an Ingress of its own).
+    #[serde(default)]
+    pub ingress_routes: Option<IngressRoutes>,
+}
+
+/// Paths of shared hosts, each routed to a component's Service (its `http` port).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngressRoutes {
+    /// IngressClass to use. Default `nginx`.
+    #[serde(default = "default_ingress_class")]
+    pub class_name: DnsSubdomain,
+    /// Host to its paths, each path (a prefix, starting with `/`) to the component that
+    /// serves it. Required.
+    pub hosts: BTreeMap<Host, BTreeMap<String, DnsLabel>>,
+    /// TLS for every host. Absent: plain HTTP.
+    #[serde(default)]
+    pub tls: Option<IngressTls>,
 }
 
 impl Environment {
