@@ -601,3 +601,50 @@ fn ingress_routes_send_paths_of_one_host_to_several_components() {
         );
     }
 }
+
+#[test]
+fn a_whole_secret_becomes_variables_and_a_headless_service_has_no_ip() {
+    let yaml = r#"
+namespace: a
+components:
+  grpc:
+    deployment:
+      image: {repository: ghcr.io/x/grpc, tag: "1"}
+      port: 50051
+      health: {liveness: tcp, readiness: tcp}
+      service: {type: Headless}
+      secrets:
+        - {name: grpc-env, all_keys: true}
+"#;
+    let env = load_str(yaml, "a.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let objects = pipeline::objects(&env, "a")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .objects;
+    let c = container(&objects, "grpc");
+    let from: Vec<_> = c
+        .env_from
+        .iter()
+        .flatten()
+        .map(|e| e.secret_ref.as_ref().unwrap().name.clone())
+        .collect();
+    assert_eq!(from, ["grpc-env"]);
+    let svc = Index::new(&objects)
+        .services()
+        .find(|s| s.metadata.name.as_deref() == Some("grpc"))
+        .unwrap()
+        .spec
+        .clone()
+        .unwrap();
+    assert_eq!(svc.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(svc.cluster_ip.as_deref(), Some("None"));
+    // Clients dial the pods: the Service lists the container's own port.
+    assert_eq!(svc.ports.unwrap()[0].port, 50051);
+
+    let bad = yaml.replace("{type: Headless}", "{type: Headless, node_port: 30001}");
+    let err = load_str(&bad, "a.yaml").unwrap_err().to_string();
+    assert!(
+        err.contains("components.grpc.deployment.service.node_port")
+            && err.contains("service.type is Headless, which has no node ports"),
+        "{err}"
+    );
+}

@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::{
     ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource, ExecAction,
     HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, PersistentVolumeClaimVolumeSource,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecretVolumeSource, SecurityContext, SleepAction, TCPSocketAction,
-    TopologySpreadConstraint, Volume, VolumeMount,
+    SecretEnvSource, SecretKeySelector, SecretVolumeSource, SecurityContext, SleepAction,
+    TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -170,18 +170,7 @@ fn container(plan: &Plan<'_>) -> Container {
         command: (!w.command.is_empty()).then(|| w.command.clone()),
         args: (!w.args.is_empty()).then(|| w.args.clone()),
         env: Some(env_vars(plan)),
-        env_from: (!w.env_from_config_maps.is_empty()).then(|| {
-            w.env_from_config_maps
-                .iter()
-                .map(|name| EnvFromSource {
-                    config_map_ref: Some(ConfigMapEnvSource {
-                        name: name.clone(),
-                        optional: Some(false),
-                    }),
-                    ..EnvFromSource::default()
-                })
-                .collect()
-        }),
+        env_from: env_from(plan),
         ports: Some(ports),
         startup_probe: w
             .probe_paths
@@ -293,6 +282,35 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
         read_only: Some(read_only),
         ..VolumeMount::default()
     }
+}
+
+/// Whole ConfigMaps, then whole Secrets, as variables (`envFrom`).
+fn env_from(plan: &Plan<'_>) -> Option<Vec<EnvFromSource>> {
+    let config_maps = plan
+        .workload
+        .env_from_config_maps
+        .iter()
+        .map(|name| EnvFromSource {
+            config_map_ref: Some(ConfigMapEnvSource {
+                name: name.clone(),
+                optional: Some(false),
+            }),
+            ..EnvFromSource::default()
+        });
+    let secrets = plan
+        .settings
+        .secrets
+        .iter()
+        .filter(|s| s.all_keys)
+        .map(|s| EnvFromSource {
+            secret_ref: Some(SecretEnvSource {
+                name: s.name.as_str().to_owned(),
+                optional: Some(false),
+            }),
+            ..EnvFromSource::default()
+        });
+    let all: Vec<_> = config_maps.chain(secrets).collect();
+    (!all.is_empty()).then_some(all)
 }
 
 /// The workload's own variables, then one per declared Secret key (values never appear).

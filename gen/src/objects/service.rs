@@ -78,11 +78,17 @@ fn build_named(plan: &Plan<'_>, name: &str) -> Service {
     let settings = &plan.settings.service;
     let node_port = settings
         .node_port
-        .filter(|_| settings.kind != ServiceType::ClusterIP)
+        .filter(|_| settings.kind.is_exposed())
         .map(int);
+    let headless = settings.kind == ServiceType::Headless;
     let mut ports = vec![ServicePort {
         name: Some(HTTP_PORT_NAME.to_owned()),
-        port: int(settings.port),
+        // Clients of a headless Service dial the pods, so it lists the pods' own port.
+        port: if headless {
+            int(plan.workload.api_port)
+        } else {
+            int(settings.port)
+        },
         target_port: Some(IntOrString::String(HTTP_PORT_NAME.to_owned())),
         protocol: Some("TCP".to_owned()),
         app_protocol: Some("http".to_owned()),
@@ -104,7 +110,8 @@ fn build_named(plan: &Plan<'_>, name: &str) -> Service {
     Service {
         metadata: meta(plan, name),
         spec: Some(ServiceSpec {
-            type_: Some(settings.kind.as_str().to_owned()),
+            type_: Some(settings.kind.kubernetes_type().to_owned()),
+            cluster_ip: headless.then(|| "None".to_owned()),
             selector: Some(plan.selector_labels()),
             ports: Some(ports),
             ..ServiceSpec::default()

@@ -5,9 +5,7 @@
 use std::fmt;
 
 use super::pod::PodSettings;
-use super::{
-    AccessMode, DnsLabel, Environment, Image, ScalingMetric, ServiceType, SpreadDomain, SpreadMode,
-};
+use super::{AccessMode, DnsLabel, Environment, Image, ScalingMetric, SpreadDomain, SpreadMode};
 
 /// One refused setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -437,10 +435,13 @@ fn check_service(env: &PodSettings<'_>, out: &mut Problems) {
         out.add("service.port", "is 0; use a port from 1 to 65535");
     }
     if let Some(np) = s.node_port {
-        if s.kind == ServiceType::ClusterIP {
+        if !s.kind.is_exposed() {
             out.add(
                 "service.node_port",
-                "is set but service.type is ClusterIP, which has no node ports; use NodePort or LoadBalancer",
+                format!(
+                    "is set but service.type is {}, which has no node ports; use NodePort or LoadBalancer",
+                    s.kind.as_str()
+                ),
             );
         }
         if !(30000..=32767).contains(&np) {
@@ -451,7 +452,7 @@ fn check_service(env: &PodSettings<'_>, out: &mut Problems) {
         }
     }
     let np = &env.network_policy;
-    if s.kind != ServiceType::ClusterIP && np.enabled && np.allow_api_from_cidrs.is_empty() {
+    if s.kind.is_exposed() && np.enabled && np.allow_api_from_cidrs.is_empty() {
         out.add(
             "service.type",
             format!(
@@ -533,8 +534,8 @@ fn check_secrets(env: &PodSettings<'_>, out: &mut Problems) {
                 );
             }
         }
-        if secret.env.is_empty() && secret.mount_path.is_none() {
-            out.add(format!("secrets[{i}]"), format!("`{}` is neither read into env nor mounted; remove it or say how the pod reads it", secret.name));
+        if secret.env.is_empty() && secret.mount_path.is_none() && !secret.all_keys {
+            out.add(format!("secrets[{i}]"), format!("`{}` is neither read into env nor mounted; remove it or say how the pod reads it (env, all_keys or mount_path)", secret.name));
         }
     }
 }

@@ -278,6 +278,10 @@ pub struct SecretRef {
     /// Directory where the Secret's keys appear as files (read-only). Absent: not mounted.
     #[serde(default)]
     pub mount_path: Option<String>,
+    /// Every key of the Secret as a variable of the same name (`envFrom`). Default
+    /// `false`.
+    #[serde(default)]
+    pub all_keys: bool,
 }
 
 impl SecretRef {
@@ -509,6 +513,10 @@ pub enum ServiceType {
     NodePort,
     /// Also through a cloud load balancer.
     LoadBalancer,
+    /// Inside the cluster, without a virtual IP: the name resolves to the ready pods' own
+    /// addresses, for clients that balance connections themselves (gRPC, databases' own
+    /// drivers). The port is the container's own.
+    Headless,
 }
 
 impl ServiceType {
@@ -519,7 +527,23 @@ impl ServiceType {
             ServiceType::ClusterIP => "ClusterIP",
             ServiceType::NodePort => "NodePort",
             ServiceType::LoadBalancer => "LoadBalancer",
+            ServiceType::Headless => "Headless",
         }
+    }
+
+    /// The Service's `type`: a headless Service is a ClusterIP one without the IP.
+    #[must_use]
+    pub const fn kubernetes_type(self) -> &'static str {
+        match self {
+            ServiceType::Headless => "ClusterIP",
+            other => other.as_str(),
+        }
+    }
+
+    /// Whether the Service is reached from outside the cluster (node ports, a balancer).
+    #[must_use]
+    pub const fn is_exposed(self) -> bool {
+        matches!(self, ServiceType::NodePort | ServiceType::LoadBalancer)
     }
 }
 
