@@ -45,6 +45,8 @@ pub struct Workload {
     pub env_from_config_maps: Vec<String>,
     /// Port of the API and the probes.
     pub api_port: u16,
+    /// The API port's `appProtocol` on Services; `None`: plain TCP.
+    pub api_protocol: Option<&'static str>,
     /// Further ports, by name: on the container, the Services and the policies.
     pub extra_ports: Vec<(String, u16)>,
     /// Where Prometheus scrapes, when metrics are on.

@@ -512,3 +512,57 @@ fn the_archivist_example_is_strictly_valid_for_kubernetes() {
         gke
     );
 }
+
+#[test]
+fn a_port_that_speaks_tcp_has_no_app_protocol_and_no_ingress() {
+    let objects = render(STORES);
+    let app_protocol = |objects: &[Object], name: &str| {
+        service(objects, name)
+            .spec
+            .as_ref()
+            .unwrap()
+            .ports
+            .as_ref()
+            .unwrap()[0]
+            .app_protocol
+            .clone()
+    };
+    // By default the API port speaks HTTP.
+    assert_eq!(app_protocol(&objects, "kafka").as_deref(), Some("http"));
+    let tcp = STORES.replacen(
+        "      port: 9092\n",
+        "      port: 9092\n      app_protocol: tcp\n",
+        1,
+    );
+    let objects = render(&tcp);
+    assert_eq!(app_protocol(&objects, "kafka"), None);
+    assert_eq!(app_protocol(&objects, "kafka-headless"), None);
+    let grpc = STORES.replacen(
+        "      port: 9092\n",
+        "      port: 9092\n      app_protocol: grpc\n",
+        1,
+    );
+    assert_eq!(
+        app_protocol(&render(&grpc), "kafka").as_deref(),
+        Some("grpc")
+    );
+
+    let with_ingress = tcp.replacen(
+        "      pod_management: parallel\n",
+        "      pod_management: parallel\n      ingress: {hosts: [kafka.example.com]}\n",
+        1,
+    );
+    let err = load_str(&with_ingress, "stores.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("components.kafka.stateful_set.ingress") && err.contains("routes HTTP"),
+        "{err}"
+    );
+    let routed = format!("{tcp}ingress_routes:\n  hosts:\n    a.example.com:\n      /: kafka\n");
+    let err = load_str(&routed, "stores.yaml").unwrap_err().to_string();
+    assert!(
+        err.contains("ingress_routes.hosts.a.example.com./") && err.contains("not HTTP"),
+        "{err}"
+    );
+}

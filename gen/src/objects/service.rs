@@ -91,7 +91,7 @@ fn build_named(plan: &Plan<'_>, name: &str) -> Service {
         },
         target_port: Some(IntOrString::String(HTTP_PORT_NAME.to_owned())),
         protocol: Some("TCP".to_owned()),
-        app_protocol: Some("http".to_owned()),
+        app_protocol: plan.workload.api_protocol.map(str::to_owned),
         node_port,
     }];
     // Further ports keep their own numbers: only the API port is remapped.

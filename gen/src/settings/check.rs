@@ -4,8 +4,11 @@
 
 use std::fmt;
 
+use super::container::AppProtocol;
 use super::pod::PodSettings;
-use super::{AccessMode, DnsLabel, Environment, Image, ScalingMetric, SpreadDomain, SpreadMode};
+use super::{
+    AccessMode, Component, DnsLabel, Environment, Image, ScalingMetric, SpreadDomain, SpreadMode,
+};
 
 /// One refused setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,11 +100,21 @@ pub(crate) fn check_routes(env: &Environment) -> Vec<Problem> {
                         c.kind()
                     ),
                 ),
+                Some(Component::Deployment(d)) if d.app_protocol == AppProtocol::Tcp => {
+                    out.add(key, not_http(component));
+                }
+                Some(Component::StatefulSet(d)) if d.app_protocol == AppProtocol::Tcp => {
+                    out.add(key, not_http(component));
+                }
                 Some(_) => {}
             }
         }
     }
     out.list
+}
+
+fn not_http(component: &DnsLabel) -> String {
+    format!("`{component}` speaks another protocol over TCP (its app_protocol), not HTTP")
 }
 
 /// Every component named in `connects_to` exists and is another one.

@@ -91,6 +91,11 @@ macro_rules! with_shared_fields {
                 env: BTreeMap<EnvVarName, String>,
                 /// The container port that serves the API and the probes (named `http`). Required.
                 port: u16,
+                /// What `port` speaks, for meshes and proxies (the Service's `appProtocol`):
+                /// `http`, `http2`, `grpc`, or `tcp` for anything else (a database's or a
+                /// broker's own protocol), which leaves `appProtocol` unset. Default `http`.
+                #[serde(default)]
+                app_protocol: AppProtocol,
                 /// Further ports the container listens on, by name (at most 15 lowercase
                 /// letters, digits and `-`, e.g. `bolt`): declared on the container, served by
                 /// the Service under the same name and number, and open to the components
@@ -199,6 +204,34 @@ pub struct ConfigMapEnv {
     /// `false`.
     #[serde(default)]
     pub all_keys: bool,
+}
+
+/// What a port speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AppProtocol {
+    /// HTTP/1.1.
+    #[default]
+    Http,
+    /// HTTP/2 in clear text.
+    Http2,
+    /// gRPC.
+    Grpc,
+    /// Another protocol over TCP.
+    Tcp,
+}
+
+impl AppProtocol {
+    /// The Service port's `appProtocol`; `None` for plain TCP.
+    #[must_use]
+    pub const fn service_value(self) -> Option<&'static str> {
+        match self {
+            AppProtocol::Http => Some("http"),
+            AppProtocol::Http2 => Some("kubernetes.io/h2c"),
+            AppProtocol::Grpc => Some("grpc"),
+            AppProtocol::Tcp => None,
+        }
+    }
 }
 
 /// A claim each pod of a StatefulSet gets.

@@ -93,6 +93,7 @@ pub fn plan<'a>(app: &'a Environment, name: &'a DnsLabel, env: &'a AkidbEmbed) -
         request_timeout_secs: config.server.request_timeout_secs,
         controller: Controller::Deployment,
         extra_ports: Vec::new(),
+        api_protocol: Some("http"),
         config_map_env: Vec::new(),
         env_from_config_maps: Vec::new(),
     };

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::settings::check::Problems;
 use crate::settings::container::{
-    ConfigFilesSettings, ContainerDeployment, ContainerStatefulSet, ProbeCheck,
+    AppProtocol, ConfigFilesSettings, ContainerDeployment, ContainerStatefulSet, ProbeCheck,
 };
 use crate::settings::{AccessMode, Component, Environment, Problem};
 
@@ -82,6 +82,12 @@ fn check_one(s: &ContainerDeployment, out: &mut Problems) {
     }
     check_ports(s, out);
     check_env(s, out);
+    if s.app_protocol == AppProtocol::Tcp && s.ingress.is_some() {
+        out.add(
+            "ingress",
+            "routes HTTP, but app_protocol says the port speaks another protocol over TCP; remove the Ingress or set app_protocol",
+        );
+    }
     for (key, check) in [
         ("health.liveness", Some(&s.health.liveness)),
         ("health.readiness", Some(&s.health.readiness)),

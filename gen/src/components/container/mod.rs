@@ -117,6 +117,7 @@ fn workload(app: &Environment, name: &DnsLabel, settings: &ContainerDeployment) 
             .map(|cm| cm.name.to_string())
             .collect(),
         api_port: settings.port,
+        api_protocol: settings.app_protocol.service_value(),
         metrics: None,
         probe_paths: ProbePaths {
             startup: settings.health.startup.as_ref().map(action),
