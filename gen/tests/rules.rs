@@ -915,3 +915,33 @@ fn dependency_admitted() {
         },
     );
 }
+
+#[test]
+fn findings_name_init_and_main_containers_by_their_own_lists() {
+    // The baseline server pulls its models in an init container: a finding on either
+    // container names its own list and index, as `kubectl explain` paths do.
+    for (init, field) in [
+        (true, "spec.template.spec.initContainers[0]"),
+        (false, "spec.template.spec.containers[0]"),
+    ] {
+        assert_fires("pod-read-only-root", field, |o| {
+            let pod = deployment(o)
+                .spec
+                .as_mut()
+                .unwrap()
+                .template
+                .spec
+                .as_mut()
+                .unwrap();
+            let c = if init {
+                &mut pod.init_containers.as_mut().unwrap()[0]
+            } else {
+                &mut pod.containers[0]
+            };
+            c.security_context
+                .as_mut()
+                .unwrap()
+                .read_only_root_filesystem = Some(false);
+        });
+    }
+}

@@ -253,6 +253,25 @@ impl<'a> PodOwner<'a> {
         })
     }
 
+    /// Every container of the pods with its field path (`spec.template.spec.containers[0]`,
+    /// `...initContainers[0]`), init containers first.
+    pub fn containers_at(&self) -> impl Iterator<Item = (String, &'a Container)> + 'a {
+        self.pod_spec().into_iter().flat_map(|p| {
+            let init = p
+                .init_containers
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, c)| (format!("spec.template.spec.initContainers[{i}]"), c));
+            let main = p
+                .containers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("spec.template.spec.containers[{i}]"), c));
+            init.chain(main)
+        })
+    }
+
     /// Pods a rolling update runs above `replicas` (Kubernetes' default surge is 25%,
     /// rounded up).
     #[must_use]

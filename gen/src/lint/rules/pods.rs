@@ -157,31 +157,19 @@ fn headless_services(index: &Index<'_>, f: &mut Findings<'_>) {
 /// No container sets a variable twice: Kubernetes keeps the last silently.
 fn env_names(index: &Index<'_>, f: &mut Findings<'_>) {
     for owner in index.pod_owners() {
-        let Some(pod) = owner.pod_spec() else {
-            continue;
-        };
-        let lists = [
-            (
-                "initContainers",
-                pod.init_containers.as_deref().unwrap_or_default(),
-            ),
-            ("containers", pod.containers.as_slice()),
-        ];
-        for (list, containers) in lists {
-            for (i, c) in containers.iter().enumerate() {
-                let mut seen = BTreeSet::new();
-                for e in c.env.iter().flatten() {
-                    if !seen.insert(e.name.as_str()) {
-                        f.add(
-                            "env-names-unique",
-                            owner.who(),
-                            format!("spec.template.spec.{list}[{i}].env[{}]", e.name),
-                            format!(
-                                "`{}` is set more than once in container `{}`; Kubernetes keeps the last",
-                                e.name, c.name
-                            ),
-                        );
-                    }
+        for (field, c) in owner.containers_at() {
+            let mut seen = BTreeSet::new();
+            for e in c.env.iter().flatten() {
+                if !seen.insert(e.name.as_str()) {
+                    f.add(
+                        "env-names-unique",
+                        owner.who(),
+                        format!("{field}.env[{}]", e.name),
+                        format!(
+                            "`{}` is set more than once in container `{}`; Kubernetes keeps the last",
+                            e.name, c.name
+                        ),
+                    );
                 }
             }
         }

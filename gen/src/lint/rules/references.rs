@@ -35,8 +35,7 @@ pub(super) fn check(index: &Index<'_>, ctx: &Context, f: &mut Findings<'_>) {
                 claims.insert((p.claim_name.clone(), field.clone()));
             }
         }
-        for (i, c) in d.containers().enumerate() {
-            let field = format!("{base}.containers[{i}]");
+        for (field, c) in d.containers_at() {
             for e in c.env.iter().flatten() {
                 let Some(from) = &e.value_from else { continue };
                 if let Some(k) = &from.config_map_key_ref {

@@ -9,8 +9,7 @@ pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
     for d in index.pod_owners() {
         let who = d.who();
         let pod_sc = d.pod_spec().and_then(|p| p.security_context.as_ref());
-        for (i, c) in d.containers().enumerate() {
-            let field = format!("spec.template.spec.containers[{i}]");
+        for (field, c) in d.containers_at() {
             resources(&who, &field, c, f);
             image(&who, &field, c, f);
             security(&who, &field, c, pod_sc, f);

@@ -170,9 +170,8 @@ fn probes(index: &Index<'_>, f: &mut Findings<'_>) {
     for d in index.pod_owners() {
         let who = d.who();
         let containers: Vec<&Container> = d.containers().collect();
-        for (i, c) in containers.iter().enumerate() {
-            let base = format!("spec.template.spec.containers[{i}]");
-            let one = [*c];
+        for (base, c) in d.containers_at() {
+            let one = [c];
             for (kind, probe) in [
                 ("startupProbe", &c.startup_probe),
                 ("livenessProbe", &c.liveness_probe),
