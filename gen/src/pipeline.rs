@@ -64,7 +64,7 @@ fn load_str_in(text: &str, source_name: &str, dir: &Path) -> Result<Environment,
     problems.extend(postgres::check(&env));
     // Ports of dependencies are read from plans, which need settings that passed.
     if problems.is_empty() {
-        problems.extend(dependencies::check(&env));
+        problems.extend(dependencies::check(&env, &plan(&env)));
     }
     problems.extend(lint::check_waivers(&env.waivers));
     if problems.is_empty() {
@@ -109,9 +109,11 @@ fn connect(plans: &mut Plans<'_>) {
         .pods
         .iter()
         .map(|p| {
-            let mut ports = vec![p.workload.api_port];
-            ports.extend(p.workload.extra_ports.iter().map(|(_, n)| *n));
-            (p.name.clone(), p.selector_labels(), ports)
+            (
+                p.name.clone(),
+                p.selector_labels(),
+                p.workload.served_ports(),
+            )
         })
         .collect();
     ends.extend(

@@ -143,6 +143,16 @@ pub mod volume_names {
     }
 }
 
+impl Workload {
+    /// Every port the workload serves to other pods: the API port, then the further ones.
+    #[must_use]
+    pub fn served_ports(&self) -> Vec<u16> {
+        std::iter::once(self.api_port)
+            .chain(self.extra_ports.iter().map(|(_, n)| *n))
+            .collect()
+    }
+}
+
 /// A metrics listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsEndpoint {

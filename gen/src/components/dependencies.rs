@@ -2,31 +2,44 @@
 //! leads back to where it started.
 
 use crate::settings::check::Problems;
-use crate::settings::postgres::POSTGRES_PORT;
 use crate::settings::{Component, DnsLabel, Environment, Problem};
+use crate::workload::Plans;
 
-use super::akidb_embed;
-
-/// Every problem of the `depends_on` of `env`'s components (names that exist: checked on
-/// their own before).
+/// Every problem of the `depends_on` of the planned components (names that exist: checked
+/// on their own before). The ports served are read from the plans, the one place that
+/// knows them for every kind.
 #[must_use]
-pub fn check(env: &Environment) -> Vec<Problem> {
+pub fn check(env: &Environment, plans: &Plans<'_>) -> Vec<Problem> {
+    let served = |name: &DnsLabel| -> Option<Vec<u16>> {
+        plans
+            .pods
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.workload.served_ports())
+            .or_else(|| {
+                plans
+                    .databases
+                    .iter()
+                    .find(|d| d.name == name)
+                    .map(|d| vec![d.port()])
+            })
+    };
     let mut out = Vec::new();
-    for (name, component) in &env.components {
-        let Some(pod) = component.pod() else { continue };
-        let mut problems = Problems::under(&format!("components.{name}.{}", component.kind()));
-        for (i, dep) in pod.depends_on.iter().enumerate() {
-            let Some(port) = dep.port else { continue };
-            let Some(served) = served_ports(env, &dep.component) else {
+    for plan in &plans.pods {
+        let name = plan.name;
+        let kind = env.components.get(name).map_or("", Component::kind);
+        let mut problems = Problems::under(&format!("components.{name}.{kind}"));
+        for (i, dep) in plan.settings.depends_on.iter().enumerate() {
+            let (Some(port), Some(ports)) = (dep.port, served(&dep.component)) else {
                 continue;
             };
-            if !served.contains(&port) {
+            if !ports.contains(&port) {
                 problems.add(
                     format!("depends_on[{i}].port"),
                     format!(
                         "is {port}, but `{}` serves {}",
                         dep.component,
-                        served
+                        ports
                             .iter()
                             .map(u16::to_string)
                             .collect::<Vec<_>>()
@@ -50,20 +63,6 @@ pub fn check(env: &Environment) -> Vec<Problem> {
         out.extend(problems.list);
     }
     out
-}
-
-/// The ports component `name` serves to others, when it exists.
-fn served_ports(env: &Environment, name: &DnsLabel) -> Option<Vec<u16>> {
-    Some(match env.components.get(name)? {
-        Component::AkidbEmbed(s) => vec![akidb_embed::plan(env, name, s).workload.api_port],
-        Component::Deployment(s) => std::iter::once(s.port)
-            .chain(s.ports.values().copied())
-            .collect(),
-        Component::StatefulSet(s) => std::iter::once(s.port)
-            .chain(s.ports.values().copied())
-            .collect(),
-        Component::Postgres(_) => vec![POSTGRES_PORT],
-    })
 }
 
 /// The first dependency of `start` from which a path of dependencies leads back to it,

@@ -399,7 +399,7 @@ fn probe(action: &ProbeAction, t: &ProbeTiming) -> Probe {
     p
 }
 
-fn cpu_memory(r: &CpuMemory) -> BTreeMap<String, Quantity> {
+pub(super) fn cpu_memory(r: &CpuMemory) -> BTreeMap<String, Quantity> {
     BTreeMap::from([
         ("cpu".to_owned(), r.cpu.to_quantity()),
         ("memory".to_owned(), r.memory.to_quantity()),

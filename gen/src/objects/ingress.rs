@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::meta;
-use crate::settings::Environment;
+use crate::settings::{Environment, IngressTls};
 use crate::workload::{HTTP_PORT_NAME, MANAGED_BY, Plan};
 
 /// Builds the Ingress, when the environment has one.
@@ -18,16 +18,7 @@ use crate::workload::{HTTP_PORT_NAME, MANAGED_BY, Plan};
 pub fn build(plan: &Plan<'_>) -> Option<Ingress> {
     let ing = plan.settings.ingress?;
     let hosts: Vec<String> = ing.hosts.iter().map(|h| h.as_str().to_owned()).collect();
-    let backend = IngressBackend {
-        service: Some(IngressServiceBackend {
-            name: plan.name().to_owned(),
-            port: Some(ServiceBackendPort {
-                name: Some(HTTP_PORT_NAME.to_owned()),
-                number: None,
-            }),
-        }),
-        resource: None,
-    };
+    let backend = service_backend(plan.name());
     let rules = hosts
         .iter()
         .map(|host| IngressRule {
@@ -41,22 +32,12 @@ pub fn build(plan: &Plan<'_>) -> Option<Ingress> {
             }),
         })
         .collect();
-    let tls = ing.tls.as_ref().map(|t| {
-        vec![IngressTLS {
-            hosts: Some(hosts.clone()),
-            secret_name: Some(t.secret_name.as_str().to_owned()),
-        }]
-    });
+    let tls = ing.tls.as_ref().map(|t| tls(hosts.clone(), t));
 
     let mut metadata = meta(plan, plan.name());
     // Added to what every object of the component carries (its sync wave).
     let mut annotations = metadata.annotations.take().unwrap_or_default();
-    if let Some(issuer) = ing.tls.as_ref().and_then(|t| t.cluster_issuer.as_ref()) {
-        annotations.insert(
-            "cert-manager.io/cluster-issuer".to_owned(),
-            issuer.as_str().to_owned(),
-        );
-    }
+    annotations.extend(issuer(ing.tls.as_ref()));
     if let Some(nginx) = &ing.nginx {
         let w = &plan.workload;
         annotations.insert(
@@ -110,16 +91,6 @@ pub fn nginx_size(bytes: u64) -> String {
 #[must_use]
 pub fn build_routes(app: &Environment) -> Option<Ingress> {
     let routes = app.ingress_routes.as_ref()?;
-    let backend = |component: &str| IngressBackend {
-        service: Some(IngressServiceBackend {
-            name: component.to_owned(),
-            port: Some(ServiceBackendPort {
-                name: Some(HTTP_PORT_NAME.to_owned()),
-                number: None,
-            }),
-        }),
-        resource: None,
-    };
     let rules = routes
         .hosts
         .iter()
@@ -131,7 +102,7 @@ pub fn build_routes(app: &Environment) -> Option<Ingress> {
                     .map(|(path, component)| HTTPIngressPath {
                         path: Some(path.clone()),
                         path_type: "Prefix".to_owned(),
-                        backend: backend(component.as_str()),
+                        backend: service_backend(component.as_str()),
                     })
                     .collect(),
             }),
@@ -139,16 +110,7 @@ pub fn build_routes(app: &Environment) -> Option<Ingress> {
         .collect();
     let hosts: Vec<String> = routes.hosts.keys().map(|h| h.as_str().to_owned()).collect();
     let name = app.part_of().to_string();
-    let annotations = routes
-        .tls
-        .as_ref()
-        .and_then(|t| t.cluster_issuer.as_ref())
-        .map(|issuer| {
-            BTreeMap::from([(
-                "cert-manager.io/cluster-issuer".to_owned(),
-                issuer.as_str().to_owned(),
-            )])
-        });
+    let annotations: BTreeMap<String, String> = issuer(routes.tls.as_ref()).into_iter().collect();
     Some(Ingress {
         metadata: ObjectMeta {
             name: Some(name.clone()),
@@ -161,22 +123,48 @@ pub fn build_routes(app: &Environment) -> Option<Ingress> {
                     MANAGED_BY.to_owned(),
                 ),
             ])),
-            annotations,
+            annotations: (!annotations.is_empty()).then_some(annotations),
             ..ObjectMeta::default()
         },
         spec: Some(IngressSpec {
             ingress_class_name: Some(routes.class_name.as_str().to_owned()),
             rules: Some(rules),
-            tls: routes.tls.as_ref().map(|t| {
-                vec![IngressTLS {
-                    hosts: Some(hosts),
-                    secret_name: Some(t.secret_name.as_str().to_owned()),
-                }]
-            }),
+            tls: routes.tls.as_ref().map(|t| tls(hosts, t)),
             default_backend: None,
         }),
         ..Ingress::default()
     })
+}
+
+/// A backend: the Service `name` on its `http` port.
+fn service_backend(name: &str) -> IngressBackend {
+    IngressBackend {
+        service: Some(IngressServiceBackend {
+            name: name.to_owned(),
+            port: Some(ServiceBackendPort {
+                name: Some(HTTP_PORT_NAME.to_owned()),
+                number: None,
+            }),
+        }),
+        resource: None,
+    }
+}
+
+/// TLS for `hosts` with the certificate in `t`'s Secret.
+fn tls(hosts: Vec<String>, t: &IngressTls) -> Vec<IngressTLS> {
+    vec![IngressTLS {
+        hosts: Some(hosts),
+        secret_name: Some(t.secret_name.as_str().to_owned()),
+    }]
+}
+
+/// cert-manager's annotation, when a ClusterIssuer is named.
+fn issuer(t: Option<&IngressTls>) -> Option<(String, String)> {
+    let issuer = t?.cluster_issuer.as_ref()?;
+    Some((
+        "cert-manager.io/cluster-issuer".to_owned(),
+        issuer.as_str().to_owned(),
+    ))
 }
 
 #[cfg(test)]

@@ -58,11 +58,7 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
                 from: Some(vec![pod_peer(labels)]),
                 ports: Some(match port {
                     // One port, by number: the dependent declared which.
-                    Some(n) => vec![NetworkPolicyPort {
-                        port: Some(IntOrString::Int(int(*n))),
-                        protocol: Some("TCP".to_owned()),
-                        end_port: None,
-                    }],
+                    Some(n) => vec![tcp_port(*n)],
                     None => served.iter().map(|n| named(n)).collect(),
                 }),
             }),
@@ -114,70 +110,48 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
             .filter(|e| !e.cidrs.is_empty())
             .map(|e| NetworkPolicyEgressRule {
                 to: Some(e.cidrs.iter().map(|c| ip_peer(c)).collect()),
-                ports: Some(vec![NetworkPolicyPort {
-                    port: Some(IntOrString::Int(int(e.port))),
-                    protocol: Some("TCP".to_owned()),
-                    end_port: None,
-                }]),
+                ports: Some(vec![tcp_port(e.port)]),
             }),
     );
     if peers {
         egress.push(NetworkPolicyEgressRule {
             to: Some(vec![pod_peer(&plan.selector_labels())]),
             ports: Some(
-                std::iter::once(plan.workload.api_port)
-                    .chain(plan.workload.extra_ports.iter().map(|(_, n)| *n))
-                    .map(|port| NetworkPolicyPort {
-                        port: Some(IntOrString::Int(int(port))),
-                        protocol: Some("TCP".to_owned()),
-                        end_port: None,
-                    })
+                plan.workload
+                    .served_ports()
+                    .into_iter()
+                    .map(tcp_port)
                     .collect(),
             ),
         });
     }
     // Components this one calls, on the ports they serve.
-    egress.extend(plan.connections.to.iter().map(|(labels, ports)| {
+    egress.extend(
+        plan.connections
+            .to
+            .iter()
+            .map(|(labels, ports)| NetworkPolicyEgressRule {
+                to: Some(vec![pod_peer(labels)]),
+                ports: Some(ports.iter().copied().map(tcp_port).collect()),
+            }),
+    );
+    egress.extend(np.extra_egress.iter().map(|rule| {
         NetworkPolicyEgressRule {
-            to: Some(vec![pod_peer(labels)]),
-            ports: Some(
-                ports
-                    .iter()
-                    .map(|port| NetworkPolicyPort {
-                        port: Some(IntOrString::Int(int(*port))),
-                        protocol: Some("TCP".to_owned()),
-                        end_port: None,
-                    })
-                    .collect(),
-            ),
-        }
-    }));
-    egress.extend(np.extra_egress.iter().map(|rule| NetworkPolicyEgressRule {
-        to: Some(vec![match (&rule.cidr, &rule.namespace) {
-            (Some(cidr), _) => ip_peer(cidr.as_str()),
-            (None, Some(ns)) => {
-                let mut peer = namespace_peer(ns.as_str());
-                if !rule.pod_labels.is_empty() {
-                    peer.pod_selector = Some(LabelSelector {
-                        match_labels: Some(rule.pod_labels.clone()),
-                        ..LabelSelector::default()
-                    });
+            to: Some(vec![match (&rule.cidr, &rule.namespace) {
+                (Some(cidr), _) => ip_peer(cidr.as_str()),
+                (None, Some(ns)) => {
+                    let mut peer = namespace_peer(ns.as_str());
+                    if !rule.pod_labels.is_empty() {
+                        peer.pod_selector = pod_peer(&rule.pod_labels).pod_selector;
+                    }
+                    peer
                 }
-                peer
-            }
-            // The load stage requires one of the two.
-            (None, None) => ip_peer("0.0.0.0/32"),
-        }]),
-        ports: (!rule.tcp_ports.is_empty()).then(|| {
-            rule.tcp_ports
-                .iter()
-                .map(|p| NetworkPolicyPort {
-                    port: Some(IntOrString::Int(int(*p))),
-                    protocol: Some("TCP".to_owned()),
-                    end_port: None,
-                })
-                .collect()
-        }),
+                // The load stage requires one of the two.
+                (None, None) => ip_peer("0.0.0.0/32"),
+            }]),
+            ports: (!rule.tcp_ports.is_empty())
+                .then(|| rule.tcp_ports.iter().copied().map(tcp_port).collect()),
+        }
     }));
 
     Some(NetworkPolicy {
@@ -191,7 +165,17 @@ pub fn build(plan: &Plan<'_>) -> Option<NetworkPolicy> {
     })
 }
 
-fn namespace_peer(namespace: &str) -> NetworkPolicyPeer {
+/// TCP to one port, by number.
+pub(super) fn tcp_port(port: u16) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(IntOrString::Int(int(port))),
+        protocol: Some("TCP".to_owned()),
+        end_port: None,
+    }
+}
+
+/// Every pod of the namespace named `namespace`.
+pub(super) fn namespace_peer(namespace: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         namespace_selector: Some(LabelSelector {
             match_labels: Some(BTreeMap::from([(
@@ -205,7 +189,7 @@ fn namespace_peer(namespace: &str) -> NetworkPolicyPeer {
 }
 
 /// Pods of this namespace with `labels`.
-fn pod_peer(labels: &BTreeMap<String, String>) -> NetworkPolicyPeer {
+pub(super) fn pod_peer(labels: &BTreeMap<String, String>) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         pod_selector: Some(LabelSelector {
             match_labels: Some(labels.clone()),

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
-    NetworkPolicySpec,
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
+use super::deployment::cpu_memory;
 use super::int;
+use super::network_policy::{namespace_peer, pod_peer, tcp_port};
 use crate::custom::{CustomKind, CustomResource};
 use crate::settings::image::Tag;
 use crate::workload::Database;
@@ -122,21 +122,8 @@ pub fn build(db: &Database<'_>) -> CustomResource<ClusterSpec> {
     let name = db.name.as_str();
     // The load stage requires a tag or a digest, so this default is never used.
     let no_tag = Tag::new("unpinned").unwrap_or_else(|e| unreachable!("a valid tag: {e}"));
-    let metadata = ObjectMeta {
-        name: Some(name.to_owned()),
-        namespace: Some(db.app.namespace.to_string()),
-        labels: Some(db.labels()),
-        annotations: super::sync_wave(db.app, db.name),
-        ..ObjectMeta::default()
-    };
-    let quantities = |c: &crate::settings::CpuMemory| {
-        BTreeMap::from([
-            ("cpu".to_owned(), c.cpu.to_quantity()),
-            ("memory".to_owned(), c.memory.to_quantity()),
-        ])
-    };
     CustomResource::new(
-        metadata,
+        meta(db),
         ClusterSpec {
             instances: int(s.instances),
             image_name: s.image.as_ref().map(|i| i.to_image().reference(&no_tag)),
@@ -153,8 +140,8 @@ pub fn build(db: &Database<'_>) -> CustomResource<ClusterSpec> {
                     .map(ToString::to_string),
             },
             resources: s.resources.as_ref().map(|r| ResourceRequirements {
-                requests: Some(quantities(&r.requests)),
-                limits: Some(quantities(&r.limits)),
+                requests: Some(cpu_memory(&r.requests)),
+                limits: Some(cpu_memory(&r.limits)),
                 ..ResourceRequirements::default()
             }),
             postgresql: PostgresConfiguration {
@@ -181,58 +168,30 @@ pub fn build(db: &Database<'_>) -> CustomResource<ClusterSpec> {
 /// the PodMonitor is on. Egress stays open: the instance manager talks to the API server.
 #[must_use]
 pub fn network_policy(db: &Database<'_>) -> NetworkPolicy {
-    let tcp = |port: u16| NetworkPolicyPort {
-        port: Some(IntOrString::Int(int(port))),
-        protocol: Some("TCP".to_owned()),
-        end_port: None,
-    };
-    let pods = |labels: &BTreeMap<String, String>| NetworkPolicyPeer {
-        pod_selector: Some(LabelSelector {
-            match_labels: Some(labels.clone()),
-            ..LabelSelector::default()
-        }),
-        ..NetworkPolicyPeer::default()
-    };
-    let namespace = |name: &str| NetworkPolicyPeer {
-        namespace_selector: Some(LabelSelector {
-            match_labels: Some(BTreeMap::from([(
-                "kubernetes.io/metadata.name".to_owned(),
-                name.to_owned(),
-            )])),
-            ..LabelSelector::default()
-        }),
-        ..NetworkPolicyPeer::default()
-    };
     let s = db.settings;
-    let mut peers = vec![pods(&db.selector_labels())];
-    peers.extend(db.callers.iter().map(pods));
+    let mut peers = vec![pod_peer(&db.selector_labels())];
+    peers.extend(db.callers.iter().map(pod_peer));
     let mut ingress = vec![
         NetworkPolicyIngressRule {
             from: Some(peers),
-            ports: Some(vec![tcp(db.port())]),
+            ports: Some(vec![tcp_port(db.port())]),
         },
         NetworkPolicyIngressRule {
             from: Some(vec![
-                namespace(s.operator_namespace.as_str()),
-                pods(&db.selector_labels()),
+                namespace_peer(s.operator_namespace.as_str()),
+                pod_peer(&db.selector_labels()),
             ]),
-            ports: Some(vec![tcp(INSTANCE_STATUS_PORT)]),
+            ports: Some(vec![tcp_port(INSTANCE_STATUS_PORT)]),
         },
     ];
     if s.pod_monitor {
         ingress.push(NetworkPolicyIngressRule {
-            from: Some(vec![namespace(s.prometheus_namespace.as_str())]),
-            ports: Some(vec![tcp(INSTANCE_METRICS_PORT)]),
+            from: Some(vec![namespace_peer(s.prometheus_namespace.as_str())]),
+            ports: Some(vec![tcp_port(INSTANCE_METRICS_PORT)]),
         });
     }
     NetworkPolicy {
-        metadata: ObjectMeta {
-            name: Some(db.name.to_string()),
-            namespace: Some(db.app.namespace.to_string()),
-            labels: Some(db.labels()),
-            annotations: super::sync_wave(db.app, db.name),
-            ..ObjectMeta::default()
-        },
+        metadata: meta(db),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector {
                 match_labels: Some(db.selector_labels()),
@@ -242,5 +201,16 @@ pub fn network_policy(db: &Database<'_>) -> NetworkPolicy {
             ingress: Some(ingress),
             egress: None,
         }),
+    }
+}
+
+/// Metadata of the objects the generator emits for `db`.
+fn meta(db: &Database<'_>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(db.name.to_string()),
+        namespace: Some(db.app.namespace.to_string()),
+        labels: Some(db.labels()),
+        annotations: super::sync_wave(db.app, db.name),
+        ..ObjectMeta::default()
     }
 }
