@@ -305,11 +305,7 @@ fn what_the_pod_could_not_run_is_refused_at_its_setting() {
         let yaml = format!(
             "namespace: a\ncomponents:\n  web:\n    deployment:\n      port: 8080\n{health}      {extra}\n"
         );
-        let err = load_str(&yaml, "a.yaml").unwrap_err().to_string();
-        assert!(
-            err.contains(setting) && err.contains(says),
-            "{extra}: expected `{setting}` and {says:?} in:\n{err}"
-        );
+        common::assert_refused(&yaml, setting, says);
     }
 }
 
@@ -527,13 +523,7 @@ components:
             "reads no key",
         ),
     ] {
-        let bad = yaml.replace(from, to);
-        assert_ne!(bad, yaml, "{from}");
-        let err = load_str(&bad, "a.yaml").unwrap_err().to_string();
-        assert!(
-            err.contains(setting) && err.contains(says),
-            "{to}: expected `{setting}` and {says:?} in:\n{err}"
-        );
+        common::assert_refused_after(yaml, from, to, setting, says);
     }
 }
 
@@ -594,11 +584,7 @@ fn ingress_routes_send_paths_of_one_host_to_several_components() {
     ] {
         let bad =
             format!("{CHATBOT}ingress_routes:\n  hosts:\n    todo.example.com:\n      {route}\n");
-        let err = load_str(&bad, "todo.yaml").unwrap_err().to_string();
-        assert!(
-            err.contains(setting) && err.contains(says),
-            "{route}: expected `{setting}` and {says:?} in:\n{err}"
-        );
+        common::assert_refused(&bad, setting, says);
     }
 }
 

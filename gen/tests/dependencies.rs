@@ -3,6 +3,8 @@
 //! dependency does not serve, a cycle); the rule `dependency-admitted` catches a path let
 //! out but not let in.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use akidb_gen::lint::{self, Context, Index};
@@ -213,13 +215,7 @@ fn dependencies_are_checked_where_they_are_written() {
         ),
     ];
     for (from, to, setting, says) in cases {
-        let bad = APP.replacen(from, to, 1);
-        assert_ne!(bad, APP, "{from}");
-        let err = load_str(&bad, "shop.yaml").unwrap_err().to_string();
-        assert!(
-            err.contains(setting) && err.contains(says),
-            "{to}: expected `{setting}` and {says:?} in:\n{err}"
-        );
+        common::assert_refused_after(APP, from, to, setting, says);
     }
 }
 

@@ -7,6 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
+use akidb_gen::Catalog;
 use akidb_gen::lint::Index;
 use akidb_gen::objects::Object;
 use akidb_gen::objects::postgres::ClusterSpec;
@@ -262,13 +263,7 @@ fn what_the_operator_would_refuse_is_refused_at_its_setting() {
         ),
     ];
     for (from, to, setting, says) in cases {
-        let bad = SHOP.replacen(from, to, 1);
-        assert_ne!(bad, SHOP, "{from}");
-        let err = load_str(&bad, "shop.yaml").unwrap_err().to_string();
-        assert!(
-            err.contains(setting) && err.contains(says),
-            "{to}: expected `{setting}` and {says:?} in:\n{err}"
-        );
+        common::assert_refused_after(SHOP, from, to, setting, says);
     }
 }
 
@@ -372,16 +367,11 @@ fn an_egress_to_another_applications_namespace_selects_its_pods() {
 
 #[test]
 fn the_alice_multiverse_example_passes_the_schemas_and_the_real_crd() {
-    let dir = common::root().join("examples/alice-multiverse/environments");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), 4, "{files:?}");
+    let catalog = Catalog::new(common::root().join("examples/alice-multiverse/environments"));
+    let names = catalog.names().unwrap();
+    assert_eq!(names, ["assets", "events", "interface", "quality"]);
     let mut args = vec![PathBuf::from("--crds"), common::shared_crds()];
-    args.extend(files);
+    args.extend(names.iter().map(|n| catalog.resolve(n).unwrap().path));
     let (out, text) = common::gen_check(&args);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("all 4 environment(s) passed"), "{text}");

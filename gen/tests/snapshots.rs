@@ -44,16 +44,9 @@ fn every_environment_renders_as_its_snapshot() {
 fn every_example_environment_renders_as_its_snapshot() {
     let mut count = 0;
     for example in ["alice-multiverse", "archivist", "todo-chatbot"] {
-        let dir = root().join("examples").join(example).join("environments");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-            .collect();
-        files.sort();
-        for file in files {
-            let name = file.file_stem().unwrap().to_str().unwrap().to_owned();
-            let env = pipeline::load_file(&file).unwrap_or_else(|e| panic!("{e}"));
+        let catalog = Catalog::new(root().join("examples").join(example).join("environments"));
+        for name in catalog.names().unwrap() {
+            let (_, env) = pipeline::load(&catalog, &name).unwrap_or_else(|e| panic!("{e}"));
             let yaml =
                 pipeline::render(&name, &pipeline::objects(&env, &name).unwrap().objects).unwrap();
             settings().bind(|| insta::assert_snapshot!(format!("example_{example}_{name}"), yaml));

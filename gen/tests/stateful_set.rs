@@ -365,11 +365,7 @@ fn what_a_stateful_set_could_not_run_is_refused_at_its_setting() {
         let yaml = format!(
             "namespace: a\ncomponents:\n  db:\n    stateful_set:\n      image: {{repository: postgres, tag: '16'}}\n      port: 5432\n      health: {{liveness: tcp, readiness: tcp}}\n      {extra}\n"
         );
-        let err = load_str(&yaml, "a.yaml").unwrap_err().to_string();
-        assert!(
-            err.contains(setting) && err.contains(says),
-            "{extra}: expected `{setting}` and {says:?} in:\n{err}"
-        );
+        common::assert_refused(&yaml, setting, says);
     }
 }
 

@@ -189,16 +189,10 @@ fn every_example_base_builds_with_kubectl_and_stays_valid() {
         .collect();
     examples.sort();
     for example in examples {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(example.join("environments"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-            .collect();
-        files.sort();
-        for file in files {
-            let name = file.file_stem().unwrap().to_str().unwrap().to_owned();
+        let catalog = Catalog::new(example.join("environments"));
+        for name in catalog.names().unwrap() {
             let what = format!("{}/{name}", example.display());
-            let env = pipeline::load_file(&file).unwrap_or_else(|e| panic!("{e}"));
+            let (_, env) = pipeline::load(&catalog, &name).unwrap_or_else(|e| panic!("{e}"));
             let base_objects = pipeline::objects(&env, &name).unwrap().objects;
             let out = Command::new(kubectl())
                 .arg("kustomize")

@@ -59,3 +59,24 @@ where
     );
     (out, text)
 }
+
+/// Loads `yaml` and asserts it is refused with a message that names `setting` and says
+/// `says`.
+pub fn assert_refused(yaml: &str, setting: &str, says: &str) {
+    let err = match akidb_gen::pipeline::load_str(yaml, "a.yaml") {
+        Ok(_) => panic!("accepted, but `{setting}` should be refused:\n{yaml}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains(setting) && err.contains(says),
+        "expected `{setting}` and {says:?} in:\n{err}\nfor:\n{yaml}"
+    );
+}
+
+/// [`assert_refused`] for `base` with its first `from` replaced by `to` (which must change
+/// it).
+pub fn assert_refused_after(base: &str, from: &str, to: &str, setting: &str, says: &str) {
+    let bad = base.replacen(from, to, 1);
+    assert_ne!(bad, base, "`{from}` is not in the base");
+    assert_refused(&bad, setting, says);
+}
