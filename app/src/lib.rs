@@ -24,7 +24,7 @@ pub mod routes;
 pub mod server;
 
 pub use config::{Config, ConfigError};
-pub use models::ModelId;
+pub use models::{KnownModel, ModelFacts, ModelId};
 
 /// Version of the server; the default image tag, so manifests pin the image they match.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -99,7 +99,7 @@ fn e5_uses_12_layers_512_tokens_and_prefixes_by_input_type() {
         &json!({ "inputs": "a", "prompt_name": "document" }),
     );
     assert_eq!(r.status, 413, "{}", r.body);
-    assert!(r.body.contains("query, passage"), "{}", r.body);
+    assert!(r.body.contains("passage, query"), "{}", r.body);
     let r = s.post_json(
         "/tokenize",
         &json!({ "inputs": "hello", "prompt_name": "query", "add_special_tokens": false }),

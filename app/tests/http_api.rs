@@ -196,9 +196,13 @@ fn every_error_has_its_status_and_json_body() {
         .post_json(embed, &json!({ "texts": ["a"], "model": "bert-base" }))
         .expect_error(404, "model_not_found");
     assert!(
-        msg.contains("bert-base") && msg.contains("all-MiniLM-L6-v2"),
+        msg.contains("bert-base") && msg.contains("does not exist"),
         "{msg}"
     );
+    let msg = s
+        .post_json(embed, &json!({ "texts": ["a"], "model": "../models" }))
+        .expect_error(404, "model_not_found");
+    assert!(msg.contains("not a folder name"), "{msg}");
     let msg = s
         .post_json(
             "/v1/embeddings",

@@ -250,7 +250,10 @@ fn print_config_shows_file_plus_environment() {
     let c = app::Config::from_toml_str(&text).unwrap();
     assert_eq!(c.server.port, 7100);
     assert_eq!(c.embedding.max_models, 3);
-    assert_eq!(c.embedding.preload_models, vec![app::ModelId::E5SmallV2]);
+    assert_eq!(
+        c.embedding.preload_models,
+        vec![app::KnownModel::E5SmallV2.id()]
+    );
 }
 
 #[test]

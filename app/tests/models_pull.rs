@@ -398,3 +398,83 @@ fn concurrent_pullers_download_the_model_once() {
         outputs.iter().map(text).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_model_beyond_the_known_ids_is_pulled_from_its_configured_source_and_served() {
+    let hub = TestHub::start();
+    let sources = tempfile::tempdir().unwrap();
+    let id = "tiny-xlm-roberta";
+    e2e::tiny_bert::write_tiny(
+        sources.path(),
+        id,
+        &e2e::tiny_bert::Tiny {
+            shape: e2e::tiny_bert::Shape {
+                hidden: 32,
+                layers: 2,
+                intermediate: 48,
+                positions: 64,
+            },
+            family: e2e::tiny_bert::Family::XlmRoberta,
+            prefix: "",
+            seed: 3,
+            random_norms: true,
+            sentence: e2e::tiny_bert::SentenceFiles {
+                pooling: Some("cls_token"),
+                normalize: Some(false),
+                prompts: vec![("query", "query: ")],
+                default_prompt: Some("query"),
+                max_seq_length: Some(48),
+            },
+        },
+    );
+    let repo = "acme/tiny-xlm-roberta";
+    let revision = "1111111111111111111111111111111111111111";
+    hub.add_repo(repo, revision, &sources.path().join(id));
+
+    // Without a source, the pull names what to set, and writes nothing.
+    let p = Puller::new(&format!(
+        "[embedding.models.{id}]\nmax_tokens = 48\nweights_mib = 1\n"
+    ));
+    let mut cmd = p.command(&hub, &[]);
+    expect_failure(
+        &cmd.arg(id).output().unwrap(),
+        &[id, "no hub source", &format!("hub.models.{id}.repo")],
+    );
+    assert!(!p.model_dir().join(id).exists());
+
+    // With one, every file the server reads arrives, sentence-transformers' included.
+    let p = Puller::new(&format!(
+        "[embedding.models.{id}]\nmax_tokens = 48\nweights_mib = 1\n\
+         [hub.models.{id}]\nrepo = \"{repo}\"\nrevision = \"{revision}\"\n"
+    ));
+    expect_ok(&p.command(&hub, &[]).arg(id).output().unwrap());
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+        "modules.json",
+        "1_Pooling/config.json",
+        "sentence_bert_config.json",
+        "config_sentence_transformers.json",
+    ] {
+        assert_eq!(
+            std::fs::read(p.model_dir().join(id).join(f)).unwrap(),
+            std::fs::read(sources.path().join(id).join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let s = Builder::new(&p.model_dir())
+        .config(&format!(
+            "[embedding]\npreload_models = [\"{id}\"]\n\
+             [embedding.models.{id}]\nmax_tokens = 48\nweights_mib = 1\n"
+        ))
+        .start();
+    let info = s.get("/info").json();
+    assert_eq!(info["models"][0]["id"], id);
+    assert_eq!(info["models"][0]["architecture"], "xlm-roberta");
+    assert_eq!(info["models"][0]["pooling"], "cls");
+    assert_eq!(info["models"][0]["max_tokens"], 48);
+    let (v, tokens) = s.embed(&json!({ "texts": ["hello"] }));
+    assert_eq!(v[0].len(), 32);
+    assert!(tokens > 2);
+}

@@ -166,13 +166,44 @@ fn unknown_enum_value_lists_the_choices() {
     ]);
     render_file(
         "enum",
-        "namespace: a\nconfig:\n  embedding:\n    preload_models: [all-minilm]\n",
+        "namespace: a\nconfig:\n  embedding:\n    preload_models: [../models]\n",
     )
     .fails_with(&[
         "environments/enum.yaml:7:28",
-        "all-MiniLM-L6-v2",
-        "e5-small-v2",
+        "config.embedding.preload_models",
+        "not a folder name",
     ]);
+}
+
+#[test]
+fn a_model_beyond_the_known_ids_declares_its_facts_and_source() {
+    // Undeclared: the server's own check, named at the setting.
+    assert_problem(
+        "namespace: a\nconfig: {embedding: {preload_models: [bge-small]}}\n",
+        "config.embedding.preload_models",
+        "declare them under [embedding.models.bge-small]",
+    );
+    // Declared but pulled without a source.
+    let declared = "namespace: a\nconfig:\n  embedding:\n    preload_models: [bge-small]\n    models:\n      bge-small: {max_tokens: 512, weights_mib: 128}\n";
+    assert_problem(
+        declared,
+        "config.hub.models.bge-small",
+        "has no built-in hub source; give its repo and revision",
+    );
+    // A source, or a prefilled claim, makes it whole.
+    let pulled = format!(
+        "{declared}  hub:\n    models:\n      bge-small: {{repo: BAAI/bge-small-en-v1.5, revision: {}}}\n",
+        "0123456789abcdef0123456789abcdef01234567"
+    );
+    assert!(parse_str(&app(&pulled), "ok.yaml").is_ok());
+    let prefilled = format!("{declared}models: {{source: prefilled}}\n");
+    assert!(parse_str(&app(&prefilled), "ok.yaml").is_ok());
+    // The declared weights count in the memory check.
+    assert_problem(
+        &declared.replace("weights_mib: 128", "weights_mib: 4096"),
+        "resources.limits.memory",
+        "OOM-killed",
+    );
 }
 
 #[test]

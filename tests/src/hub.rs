@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 /// The commit the stand-in serves: the contract's default for all-MiniLM-L6-v2, so the
 /// default configuration pulls from it unchanged.
 pub fn commit() -> String {
-    app::hub::ModelSource::default_for(app::ModelId::AllMiniLmL6V2).revision
+    app::hub::ModelSource::default_for(app::KnownModel::AllMiniLmL6V2).revision
 }
 
 /// The repository the stand-in serves.

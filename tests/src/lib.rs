@@ -133,7 +133,7 @@ pub fn server_binary() -> PathBuf {
 pub fn minilm_dir() -> PathBuf {
     let dir = std::env::var_os("AKIDB_TEST_MODEL_DIR")
         .map_or_else(|| root().join(".models"), PathBuf::from);
-    let model = dir.join(app::ModelId::AllMiniLmL6V2.as_str());
+    let model = dir.join(app::KnownModel::AllMiniLmL6V2.as_str());
     assert!(
         model.join("model.safetensors").is_file(),
         "all-MiniLM-L6-v2 is missing at {}: run `bash scripts/fetch-models.sh` (or `make models`)",

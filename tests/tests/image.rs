@@ -258,11 +258,11 @@ impl PodRun {
                 // The model claim, filled as `models pull` would: the real MiniLM (mounted
                 // over its folder) and a tiny e5.
                 std::fs::create_dir_all(&host).unwrap();
-                let minilm = app::ModelId::AllMiniLmL6V2.as_str();
+                let minilm = app::KnownModel::AllMiniLmL6V2.as_str();
                 std::fs::create_dir_all(host.join(minilm)).unwrap();
                 tiny_bert::write(
                     &host,
-                    app::ModelId::E5SmallV2.as_str(),
+                    app::KnownModel::E5SmallV2.as_str(),
                     tiny_bert::E5_SMALL_V2,
                 );
                 nested.push("--volume".to_owned());

@@ -226,7 +226,7 @@ fn send_traffic(port: u16) {
     }
     let (s, b) = http::post(port, app::routes::EMBED, json, br#"{"texts": []}"#).unwrap();
     assert_eq!(s, 400, "{b}");
-    let e5 = json!({ "texts": ["a"], "model": app::ModelId::E5SmallV2.as_str() });
+    let e5 = json!({ "texts": ["a"], "model": app::KnownModel::E5SmallV2.as_str() });
     let (s, b) = http::post(port, app::routes::EMBED, json, e5.to_string().as_bytes()).unwrap();
     assert_eq!(s, 404, "{b}");
     let (s, _) = http::get(port, "/no/such/route").unwrap();

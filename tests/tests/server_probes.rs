@@ -145,7 +145,7 @@ fn prod_pulls_its_models_then_every_probe_answers_200_on_the_port_it_names() {
     // the ConfigMap pins (the real MiniLM, a tiny e5).
     let hub = TestHub::start();
     let sources = scratch.path().join("hub");
-    let e5 = app::ModelId::E5SmallV2;
+    let e5 = app::KnownModel::E5SmallV2;
     tiny_bert::write(&sources, e5.as_str(), tiny_bert::E5_SMALL_V2);
     let e5_source = app::hub::ModelSource::default_for(e5);
     hub.add_repo(

@@ -5,14 +5,14 @@
 
 use std::path::PathBuf;
 
-use app::ModelId;
+use app::KnownModel;
 use app::server::model::{self, Cut, Encoder, TextTokenizer};
 
 /// One sentence per line, 13-16 tokens each with `[CLS]`/`[SEP]`.
 const SENTENCES: &str = include_str!("../../../bench/sentences.txt");
 
 /// The model the benchmarks run.
-pub const MODEL: ModelId = ModelId::AllMiniLmL6V2;
+pub const MODEL: KnownModel = KnownModel::AllMiniLmL6V2;
 
 /// Loads all-MiniLM-L6-v2 from `AKIDB_MODEL_DIR` (default `<workspace>/.models`).
 ///
@@ -24,7 +24,8 @@ pub fn load() -> (TextTokenizer, Encoder) {
         || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.models")),
         PathBuf::from,
     );
-    match model::load(&dir, MODEL) {
+    let facts = MODEL.facts();
+    match model::load(&dir, &MODEL.id(), Some(&facts), usize::MAX) {
         Ok((tokenizer, encoder, _)) => (tokenizer, encoder),
         Err(e) => panic!(
             "{e}\nthe benchmark needs the real all-MiniLM-L6-v2: bash scripts/fetch-models.sh"
@@ -43,7 +44,13 @@ pub fn batch_ids(tokenizer: &TextTokenizer, batch: usize) -> Vec<Vec<u32>> {
     let mut ids: Vec<Vec<u32>> = (0..batch)
         .map(|i| {
             tokenizer
-                .encode(MODEL, i, sentences[i % sentences.len()], true, Cut::End)
+                .encode(
+                    &MODEL.id(),
+                    i,
+                    sentences[i % sentences.len()],
+                    true,
+                    Cut::End,
+                )
                 .expect("tokenize")
         })
         .collect();

@@ -31,7 +31,7 @@ pub struct Lock(#[allow(dead_code)] File);
 ///
 /// # Errors
 /// The lock file cannot be created.
-pub fn lock(model_dir: &Path, id: ModelId) -> io::Result<Option<Lock>> {
+pub fn lock(model_dir: &Path, id: &ModelId) -> io::Result<Option<Lock>> {
     let path = model_dir.join(format!(".{id}.lock"));
     let file = OpenOptions::new()
         .create(true)
@@ -73,7 +73,7 @@ pub fn lock(model_dir: &Path, id: ModelId) -> io::Result<Option<Lock>> {
 /// The staging folder of `id` at `revision`: shared (and so resumable by the next puller)
 /// under the lock, private to this process without it.
 #[must_use]
-pub fn staging(model_dir: &Path, id: ModelId, revision: &str, private: bool) -> PathBuf {
+pub fn staging(model_dir: &Path, id: &ModelId, revision: &str, private: bool) -> PathBuf {
     let short = &revision[..revision.len().min(12)];
     if private {
         model_dir.join(format!(".{id}.{short}.{}.partial", unique()))
@@ -157,11 +157,13 @@ mod tests {
     #[test]
     fn a_second_lock_waits_for_the_first() {
         let dir = tempfile::tempdir().unwrap();
-        let first = lock(dir.path(), ModelId::E5SmallV2).unwrap().unwrap();
+        let first = lock(dir.path(), &crate::KnownModel::E5SmallV2.id())
+            .unwrap()
+            .unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let path = dir.path().to_owned();
         let t = std::thread::spawn(move || {
-            let l = lock(&path, ModelId::E5SmallV2).unwrap();
+            let l = lock(&path, &crate::KnownModel::E5SmallV2.id()).unwrap();
             tx.send(()).unwrap();
             l
         });

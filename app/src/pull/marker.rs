@@ -74,13 +74,12 @@ impl Marker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ModelId;
 
     #[test]
     fn a_marker_matches_only_its_source_and_intact_files() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), b"{}").unwrap();
-        let mut source = ModelSource::default_for(ModelId::E5SmallV2);
+        let mut source = ModelSource::default_for(crate::KnownModel::E5SmallV2);
         let marker = Marker {
             repo: source.repo.clone(),
             revision: source.revision.clone(),

@@ -39,6 +39,15 @@ pub enum PullError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A model with no built-in source and no `[hub.models.<id>]` entry.
+    #[error(
+        "{model}: no hub source; set hub.models.{model}.repo and .revision in the \
+         configuration (only all-MiniLM-L6-v2 and e5-small-v2 have built-in ones)"
+    )]
+    NoSource {
+        /// Model asked for.
+        model: ModelId,
+    },
     /// The revision listing could not be had.
     #[error("{model}: cannot list revision {revision} of {repo}: {source}")]
     Listing {
@@ -250,9 +259,12 @@ pub fn pull(
     let dir = &config.embedding.model_dir;
     models
         .iter()
-        .map(|&id| {
-            let source = config.hub.source(id);
-            pull_model(&hub, config.hub.max_retries, dir, id, &source).map(|o| (id, o))
+        .map(|id| {
+            let source = config
+                .hub
+                .source(id)
+                .ok_or_else(|| PullError::NoSource { model: id.clone() })?;
+            pull_model(&hub, config.hub.max_retries, dir, id, &source).map(|o| (id.clone(), o))
         })
         .collect()
 }
@@ -265,7 +277,7 @@ pub fn pull_model(
     hub: &Hub,
     max_retries: u32,
     model_dir: &Path,
-    id: ModelId,
+    id: &ModelId,
     source: &ModelSource,
 ) -> Result<Outcome, PullError> {
     let dest = model_dir.join(id.as_str());
@@ -335,7 +347,7 @@ struct Planned {
 fn plan(
     hub: &Hub,
     max_retries: u32,
-    id: ModelId,
+    id: &ModelId,
     source: &ModelSource,
 ) -> Result<Vec<Planned>, PullError> {
     let mut attempt = 0;
@@ -350,7 +362,7 @@ fn plan(
             }
             Err(e) => {
                 return Err(PullError::Listing {
-                    model: id,
+                    model: id.clone(),
                     repo: source.repo.clone(),
                     revision: source.revision.clone(),
                     source: e,
@@ -360,7 +372,7 @@ fn plan(
     };
     if !info.sha.eq_ignore_ascii_case(&source.revision) {
         return Err(PullError::OtherCommit {
-            model: id,
+            model: id.clone(),
             repo: source.repo.clone(),
             revision: source.revision.clone(),
             got: info.sha,
@@ -371,7 +383,7 @@ fn plan(
         let Some(s) = info.siblings.iter().find(|s| s.path == f.path) else {
             if f.required {
                 return Err(PullError::MissingFile {
-                    model: id,
+                    model: id.clone(),
                     repo: source.repo.clone(),
                     revision: source.revision.clone(),
                     file: f.path,
@@ -392,7 +404,7 @@ fn plan(
         .find(|f| !planned.iter().any(|p| p.path == f.as_str()))
     {
         return Err(PullError::PinWithoutFile {
-            model: id,
+            model: id.clone(),
             repo: source.repo.clone(),
             revision: source.revision.clone(),
             file: file.clone(),
@@ -414,7 +426,7 @@ fn listed_digest(s: &Sibling) -> Option<HubDigest> {
 fn fetch_verified(
     hub: &Hub,
     max_retries: u32,
-    id: ModelId,
+    id: &ModelId,
     source: &ModelSource,
     staging: &Path,
     file: &Planned,
@@ -447,13 +459,13 @@ fn fetch_verified(
     )
     .map_err(|(attempts, e)| match e {
         fetch::FetchError::Io(source) => PullError::Io {
-            model: id,
+            model: id.clone(),
             action: "write",
             path: part.clone(),
             source,
         },
         e => PullError::Download {
-            model: id,
+            model: id.clone(),
             file: file.path.to_owned(),
             attempts,
             source: e,
@@ -461,7 +473,7 @@ fn fetch_verified(
     })?;
     let d = digest::of_file(&part).map_err(io("read", &part))?;
     let mismatch = |what: String, expected: String, actual: String| PullError::Mismatch {
-        model: id,
+        model: id.clone(),
         file: file.path.to_owned(),
         what,
         expected,
@@ -488,11 +500,12 @@ fn fetch_verified(
 
 /// Maps a local I/O failure on `path` to [`PullError::Io`].
 fn io_error(
-    model: ModelId,
+    model: &ModelId,
     action: &'static str,
     path: &Path,
 ) -> impl FnOnce(std::io::Error) -> PullError + use<> {
     let path = path.to_owned();
+    let model = model.clone();
     move |source| PullError::Io {
         model,
         action,
@@ -510,7 +523,7 @@ fn record(d: &digest::Digests) -> FileRecord {
 
 /// Checks a downloaded file against everything announced and pinned for it.
 fn check(
-    id: ModelId,
+    id: &ModelId,
     file: &Planned,
     announced: &client::Announced,
     d: &digest::Digests,
@@ -525,7 +538,7 @@ fn check(
     let hub_digest = match (&file.listed, sent) {
         (Some(l), Some(s)) if *l != s => {
             return Err(PullError::HubDisagrees {
-                model: id,
+                model: id.clone(),
                 file: file.path.to_owned(),
                 listed: format!("{l:?}"),
                 sent: format!("{s:?}"),
@@ -536,7 +549,7 @@ fn check(
     };
     if hub_digest.is_none() && file.pin.is_none() {
         return Err(PullError::NoDigest {
-            model: id,
+            model: id.clone(),
             file: file.path.to_owned(),
         });
     }
@@ -617,15 +630,19 @@ mod tests {
         };
         let none = client::Announced::default();
         let run = |p: &Planned, a: &client::Announced| {
-            check(ModelId::E5SmallV2, p, a, &d, |what, _, _| {
-                PullError::Mismatch {
-                    model: ModelId::E5SmallV2,
+            check(
+                &crate::KnownModel::E5SmallV2.id(),
+                p,
+                a,
+                &d,
+                |what, _, _| PullError::Mismatch {
+                    model: crate::KnownModel::E5SmallV2.id(),
                     file: p.path.to_owned(),
                     what,
                     expected: String::new(),
                     actual: String::new(),
-                }
-            })
+                },
+            )
             .map_err(|e| e.to_string())
         };
         assert!(

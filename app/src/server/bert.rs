@@ -15,7 +15,9 @@
 //! Matrix products stay with candle (its `gemm`).
 
 use candle_core::{DType, Device, Tensor};
-use candle_transformers::models::bert::{Config, HiddenAct};
+use candle_transformers::models::bert::HiddenAct;
+
+use super::encoder_config::{Architecture, EncoderConfig};
 
 use super::kernels::{self, Norm};
 use super::weights::{Weights, WeightsError};
@@ -43,14 +45,17 @@ pub struct Bert {
     hidden: usize,
     heads: usize,
     vocab: usize,
-    max_positions: usize,
+    /// Longest sequence: the position table's rows from `position_offset` on.
+    max_tokens: usize,
+    /// Row of the position table for a sequence's first token.
+    position_offset: usize,
     eps: f32,
     act: HiddenAct,
     device: Device,
 }
 
-/// Tensor names of one model: Hugging Face's `BertModel` names, with or without a
-/// `bert.` prefix.
+/// Tensor names of one model: Hugging Face's `BertModel` names (the same in
+/// `XLMRobertaModel`), with or without a `bert.` or `roberta.` prefix.
 struct Names<'a> {
     weights: &'a mut Weights,
     prefix: &'static str,
@@ -106,17 +111,20 @@ impl Names<'_> {
 
 impl Bert {
     /// Takes the encoder's tensors out of `weights`, named as in Hugging Face's
-    /// `BertModel` (with or without a `bert.` prefix); other tensors (a pooler, a
-    /// language-model head) stay behind.
+    /// `BertModel` or `XLMRobertaModel` (with or without a `bert.` or `roberta.` prefix);
+    /// other tensors (a pooler, a language-model head) stay behind.
     ///
     /// # Errors
     /// A tensor is missing or has the wrong shape, or the config is inconsistent.
-    pub fn load(weights: &mut Weights, config: &Config) -> Result<Bert, WeightsError> {
-        let prefix = if weights.contains("bert.embeddings.word_embeddings.weight") {
-            "bert."
-        } else {
-            ""
-        };
+    pub fn load(
+        weights: &mut Weights,
+        config: &EncoderConfig,
+        arch: Architecture,
+    ) -> Result<Bert, WeightsError> {
+        let prefix = ["bert.", "roberta."]
+            .into_iter()
+            .find(|p| weights.contains(&format!("{p}embeddings.word_embeddings.weight")))
+            .unwrap_or("");
         let mut n = Names { weights, prefix };
         let h = config.hidden_size;
         let inter = config.intermediate_size;
@@ -180,7 +188,8 @@ impl Bert {
             hidden: h,
             heads: config.num_attention_heads,
             vocab: config.vocab_size,
-            max_positions: config.max_position_embeddings,
+            max_tokens: config.max_tokens(arch),
+            position_offset: config.position_offset(arch),
             eps,
             act: config.hidden_act,
             device: Device::Cpu,
@@ -203,8 +212,8 @@ impl Bert {
         let h = self.hidden;
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         let total: usize = lens.iter().sum();
-        if let Some(&l) = lens.iter().find(|&&l| l > self.max_positions) {
-            candle_core::bail!("a sequence of {l} tokens exceeds {}", self.max_positions);
+        if let Some(&l) = lens.iter().find(|&&l| l > self.max_tokens) {
+            candle_core::bail!("a sequence of {l} tokens exceeds {}", self.max_tokens);
         }
         if total == 0 {
             return Ok(Vec::new());
@@ -219,7 +228,8 @@ impl Bert {
                 }
                 let row = rows.next().unwrap_or_default();
                 let w = &self.word[id * h..(id + 1) * h];
-                let p = &self.position[pos * h..(pos + 1) * h];
+                let at = pos + self.position_offset;
+                let p = &self.position[at * h..(at + 1) * h];
                 for (((o, a), b), c) in row.iter_mut().zip(w).zip(p).zip(&self.token_type) {
                     *o = a + b + c;
                 }

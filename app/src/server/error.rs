@@ -106,7 +106,7 @@ impl From<EmbedError> for ApiError {
             | EmbedError::Dimensions { .. }
             | EmbedError::Tokenizer { .. } => ApiError::InvalidRequest(e.to_string()),
             EmbedError::TooManyInputs { .. } => ApiError::PayloadTooLarge(e.to_string()),
-            EmbedError::UnknownModel(_) | EmbedError::ModelUnavailable(_) => {
+            EmbedError::BadModelId(_) | EmbedError::ModelUnavailable(_) => {
                 ApiError::ModelNotFound(e.to_string())
             }
             EmbedError::InputTooLong { .. } => {

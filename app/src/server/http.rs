@@ -174,33 +174,58 @@ async fn openapi_json() -> Response {
         .into_response()
 }
 
+/// The `query` and `passage` prompts, as `/info` has always shown e5's prefixes.
+fn prefixes(info: &super::model::ModelInfo) -> Option<serde_json::Value> {
+    let query = info.prompt("query")?;
+    let passage = info.prompt("passage")?;
+    Some(serde_json::json!({ "query": query, "passage": passage }))
+}
+
 /// Models, dimensions, token and batching limits, version.
 #[utoipa::path(get, path = routes::INFO, tag = "health",
     responses((status = 200, description = "Facts about the server", body = Object)))]
 pub(super) async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
     let e = &state.config.embedding;
-    let models: Vec<serde_json::Value> = ModelId::ALL
+    let mut others: Vec<ModelId> = state.loaded_ids();
+    others.extend(state.model_folders());
+    others.extend(e.models.keys().cloned());
+    others.extend(crate::KnownModel::ALL.map(crate::KnownModel::id));
+    others.sort();
+    others.dedup();
+    others.retain(|id| !e.preload_models.contains(id));
+    let models: Vec<serde_json::Value> = e
+        .preload_models
         .iter()
-        .map(|id| match state.model(*id) {
+        .chain(&others)
+        .map(|id| match state.model(id) {
             Some(m) => serde_json::json!({
                 "id": id,
                 "loaded": true,
                 "preloaded": e.preload_models.contains(id),
+                "architecture": m.info.architecture,
                 "dimensions": m.info.dimensions,
                 "max_tokens": m.info.max_tokens,
                 "layers": m.info.layers,
                 "pooling": m.info.pooling,
-                "prefixes": m.info.prefixes,
+                "normalize": m.info.normalize,
+                "prompts": m.info.prompts,
+                "default_prompt": m.info.default_prompt,
+                "prefixes": prefixes(&m.info),
+                "matryoshka_dimensions": m.info.matryoshka_dimensions,
                 "load_seconds": m.info.load_seconds,
             }),
-            None => serde_json::json!({
-                "id": id,
-                "loaded": false,
-                "preloaded": e.preload_models.contains(id),
-                "dimensions": id.dimensions(),
-                "max_tokens": id.max_tokens(),
-                "layers": id.layers(),
-            }),
+            None => {
+                let known = id.known();
+                serde_json::json!({
+                    "id": id,
+                    "loaded": false,
+                    "preloaded": e.preload_models.contains(id),
+                    "available": e.model_dir.join(id.as_str()).join("config.json").is_file(),
+                    "dimensions": known.map(crate::KnownModel::dimensions),
+                    "max_tokens": state.config.model_facts(id).map(|f| f.max_tokens),
+                    "layers": known.map(crate::KnownModel::layers),
+                })
+            }
         })
         .collect();
     Json(serde_json::json!({

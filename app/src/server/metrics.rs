@@ -129,10 +129,12 @@ impl Metrics {
             model_load_failures: Family::default(),
             ready: Gauge::default(),
         };
-        for id in crate::ModelId::ALL {
+        // The known models' failure series exist from the start, so an alert on their
+        // increase fires on the first failure; other models' appear with it.
+        for id in crate::KnownModel::ALL {
             metrics
                 .model_load_failures
-                .get_or_create(&Self::model(id))
+                .get_or_create(&Self::model(&id.id()))
                 .inc_by(0);
         }
         metrics.registered()
@@ -205,7 +207,7 @@ impl Metrics {
 
     /// Labels for `model`.
     #[must_use]
-    pub fn model(model: crate::ModelId) -> ModelLabels {
+    pub fn model(model: &crate::ModelId) -> ModelLabels {
         ModelLabels {
             model: model.as_str().to_owned(),
         }
@@ -227,7 +229,7 @@ mod tests {
             })
             .inc();
         m.batch_size
-            .get_or_create(&Metrics::model(crate::ModelId::AllMiniLmL6V2))
+            .get_or_create(&Metrics::model(&crate::KnownModel::AllMiniLmL6V2.id()))
             .observe(3.0);
         let text = m.render();
         let requests = contract::HTTP_REQUESTS.total();
@@ -250,7 +252,7 @@ mod tests {
     fn the_type_and_help_lines_are_the_contracts_in_its_order() {
         // A labelled family without a child exports nothing: give each one a child.
         let m = Metrics::new();
-        let model = Metrics::model(crate::ModelId::AllMiniLmL6V2);
+        let model = Metrics::model(&crate::KnownModel::AllMiniLmL6V2.id());
         let route = RouteLabels { route: "/".into() };
         m.requests
             .get_or_create(&RequestLabels {

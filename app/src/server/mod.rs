@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod bert;
 pub mod body;
+pub mod encoder_config;
 pub mod error;
 pub mod http;
 pub mod inputs;
@@ -24,6 +25,7 @@ pub mod openai;
 pub mod openapi;
 pub mod pooling;
 pub mod queue;
+pub mod sentence_files;
 pub mod service;
 pub mod settings;
 pub mod shutdown;
@@ -48,7 +50,7 @@ use tokio::task::JoinHandle;
 pub use error::ApiError;
 pub use state::AppState;
 
-use crate::{Config, ModelId};
+use crate::{Config, ModelFacts, ModelId};
 use model::LoadError;
 
 /// Why the server stopped with an error. The process exits 1 on these.
@@ -63,9 +65,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-    /// A preloaded model did not load.
+    /// A preloaded model did not load (boxed: the error names model, file and cause).
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(Box<LoadError>),
     /// The SIGTERM/SIGINT handlers could not be installed.
     #[error("failed to install the signal handlers: {0}")]
     Signals(#[source] std::io::Error),
@@ -105,16 +107,28 @@ fn serve(
 
 type Loaded = Vec<(model::TextTokenizer, model::Encoder, model::ModelInfo)>;
 
+impl From<LoadError> for ServeError {
+    fn from(e: LoadError) -> Self {
+        ServeError::Load(Box::new(e))
+    }
+}
+
 fn load_in_background(config: &Config) -> oneshot::Receiver<Result<Loaded, LoadError>> {
     let (tx, rx) = oneshot::channel();
     let dir = config.embedding.model_dir.clone();
-    let ids: Vec<ModelId> = config.embedding.preload_models.clone();
+    let models: Vec<(ModelId, Option<ModelFacts>)> = config
+        .embedding
+        .preload_models
+        .iter()
+        .map(|id| (id.clone(), config.model_facts(id)))
+        .collect();
+    let cap = config.embedding.max_batch_tokens;
     std::thread::spawn(move || {
-        let result = ids
+        let result = models
             .into_iter()
-            .map(|id| {
+            .map(|(id, facts)| {
                 tracing::info!(model = %id, dir = %dir.display(), "loading model");
-                model::load(&dir, id)
+                model::load(&dir, &id, facts.as_ref(), cap)
             })
             .collect();
         let _ = tx.send(result);

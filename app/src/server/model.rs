@@ -1,20 +1,23 @@
-//! Loading a model folder (Hugging Face layout) into a tokenizer and a BERT encoder.
+//! Loading a model folder (Hugging Face layout) into a tokenizer and an encoder (BERT or
+//! XLM-RoBERTa), with the pooling, normalisation, token limit and prompts its own files
+//! declare.
 //!
 //! The two halves exchange plain data only: [`TextTokenizer`] turns text into token ids
 //! on the request side, [`Encoder`] turns token ids into `Vec<f32>` on a compute thread.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_transformers::models::bert::Config as BertConfig;
-use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams};
 
 use super::bert::Bert;
+use super::encoder_config::{Architecture, EncoderConfig};
 use super::pooling::{Pooling, PoolingError};
+use super::sentence_files::SentenceFiles;
 use super::weights::{Weights, WeightsError};
-use crate::ModelId;
 use crate::models::MODEL_FILES;
+use crate::{ModelFacts, ModelId};
 
 /// Why a model could not be loaded. Each variant names the file involved.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,15 @@ pub enum LoadError {
         #[source]
         source: candle_core::Error,
     },
+    /// A file the server reads but whose content it cannot follow (another encoder
+    /// family, a module it does not run, a prompt that is not defined).
+    #[error("model `{model}`: {message}")]
+    Unsupported {
+        /// Model id.
+        model: ModelId,
+        /// What and where, in the user's words.
+        message: String,
+    },
     /// `1_Pooling/config.json` is invalid.
     #[error("model `{model}`: {source}")]
     Pooling {
@@ -89,6 +101,8 @@ pub enum LoadError {
 pub struct ModelInfo {
     /// Model id.
     pub id: ModelId,
+    /// Encoder family, from `config.json`.
+    pub architecture: Architecture,
     /// Length of the output vectors (the encoder's hidden size).
     pub dimensions: usize,
     /// Longest input in tokens, special tokens included.
@@ -97,25 +111,25 @@ pub struct ModelInfo {
     pub layers: usize,
     /// Pooling mode.
     pub pooling: Pooling,
-    /// Prefixes chosen by `input_type`, when the model uses them.
-    pub prefixes: Option<Prefixes>,
+    /// Whether the model's own pipeline scales vectors to unit length: the default of
+    /// requests that do not say.
+    pub normalize: bool,
+    /// Prompt name to the text put before an input.
+    pub prompts: BTreeMap<String, String>,
+    /// The prompt used when a request names none.
+    pub default_prompt: Option<String>,
+    /// Shorter lengths the vectors may be cut to (Matryoshka), from the declared facts.
+    pub matryoshka_dimensions: Vec<usize>,
     /// Seconds the load took.
     pub load_seconds: f64,
 }
 
-/// Text put before each input according to the request's `input_type`.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct Prefixes {
-    /// For `input_type: "query"` (the default).
-    pub query: &'static str,
-    /// For `input_type: "passage"`.
-    pub passage: &'static str,
-}
-
-/// `sentence_bert_config.json`.
-#[derive(Debug, Deserialize)]
-struct SbertConfig {
-    max_seq_length: Option<usize>,
+impl ModelInfo {
+    /// The text a named prompt puts before an input; `None` for a name the model lacks.
+    #[must_use]
+    pub fn prompt(&self, name: &str) -> Option<&str> {
+        self.prompts.get(name).map(String::as_str)
+    }
 }
 
 /// Text to token ids, with the model's token limit.
@@ -184,7 +198,7 @@ impl TextTokenizer {
     /// Too long without truncation, or a tokenizer failure.
     pub fn encode(
         &self,
-        model: ModelId,
+        model: &ModelId,
         index: usize,
         text: &str,
         truncate: bool,
@@ -208,7 +222,7 @@ impl TextTokenizer {
                 index,
                 tokens: ids.len(),
                 limit: self.max_tokens,
-                model,
+                model: model.clone(),
             });
         }
         let truncating = match cut {
@@ -293,12 +307,13 @@ impl Encoder {
     }
 }
 
-fn read(model: ModelId, path: &Path) -> Result<Vec<u8>, LoadError> {
+fn read(model: &ModelId, path: &Path) -> Result<Vec<u8>, LoadError> {
     std::fs::read(path).map_err(|source| io_error(model, path, source))
 }
 
 /// A file of the model that could not be read: missing, or unreadable.
-fn io_error(model: ModelId, path: &Path, source: std::io::Error) -> LoadError {
+fn io_error(model: &ModelId, path: &Path, source: std::io::Error) -> LoadError {
+    let model = model.clone();
     if source.kind() == std::io::ErrorKind::NotFound {
         LoadError::Missing {
             model,
@@ -313,28 +328,35 @@ fn io_error(model: ModelId, path: &Path, source: std::io::Error) -> LoadError {
     }
 }
 
-fn json<T: serde::de::DeserializeOwned>(model: ModelId, path: &Path) -> Result<T, LoadError> {
+fn json<T: serde::de::DeserializeOwned>(model: &ModelId, path: &Path) -> Result<T, LoadError> {
     serde_json::from_slice(&read(model, path)?).map_err(|source| LoadError::Json {
-        model,
+        model: model.clone(),
         path: path.to_owned(),
         source,
     })
 }
 
-/// Loads `<model_dir>/<id>/`: tokenizer, weights, pooling and token limit, then runs one
-/// forward pass so a model that does not fit its config fails here, not on a request.
+/// Loads `<model_dir>/<id>/`: tokenizer, weights, pooling, normalisation, prompts and
+/// token limit, then runs one forward pass so a model that does not fit its config fails
+/// here, not on a request.
+///
+/// `facts` are the declared (or built-in) facts of the model, if any: its token limit
+/// caps the files' one, and its Matryoshka lengths are served. `token_cap` is the most
+/// tokens one forward pass may hold (`embedding.max_batch_tokens`).
 ///
 /// # Errors
 /// A missing folder or file, or one that does not parse or fit.
 pub fn load(
     model_dir: &Path,
-    id: ModelId,
+    id: &ModelId,
+    facts: Option<&ModelFacts>,
+    token_cap: usize,
 ) -> Result<(TextTokenizer, Encoder, ModelInfo), LoadError> {
     let started = Instant::now();
     let dir = model_dir.join(id.as_str());
     if !dir.is_dir() {
         return Err(LoadError::Missing {
-            model: id,
+            model: id.clone(),
             path: dir,
         });
     }
@@ -342,29 +364,42 @@ pub fn load(
         // exists(), not is_file(): a named pipe or a device is read like a file.
         if !dir.join(f).exists() {
             return Err(LoadError::Missing {
-                model: id,
+                model: id.clone(),
                 path: dir.join(f),
             });
         }
     }
-    let config_path = dir.join("config.json");
-    let config: BertConfig = json(id, &config_path)?;
-
-    let sbert_path = dir.join("sentence_bert_config.json");
-    let sbert_max = if sbert_path.is_file() {
-        json::<SbertConfig>(id, &sbert_path)?.max_seq_length
-    } else {
-        None
+    let unsupported = |message: String| LoadError::Unsupported {
+        model: id.clone(),
+        message,
     };
+    let config_path = dir.join("config.json");
+    let config: EncoderConfig = json(id, &config_path)?;
+    let arch = config
+        .architecture()
+        .map_err(|m| unsupported(format!("{}: {m}", config_path.display())))?;
+    let files = SentenceFiles::read(&dir).map_err(|e| unsupported(e.to_string()))?;
+    let known = id.known();
+
     // sentence_bert_config.json says how long the model is used at; the tokenizer.json of
     // all-MiniLM-L6-v2 says 128, which is not what sentence-transformers uses (256).
-    let max_tokens = sbert_max
-        .unwrap_or(id.max_tokens())
-        .min(config.max_position_embeddings);
+    let max_tokens = files
+        .max_seq_length
+        .or(known.map(crate::KnownModel::max_tokens))
+        .unwrap_or(usize::MAX)
+        .min(facts.map_or(usize::MAX, |f| f.max_tokens))
+        .min(config.max_tokens(arch))
+        .min(token_cap);
+    if max_tokens < 2 {
+        return Err(unsupported(format!(
+            "{}: the position table leaves {max_tokens} tokens per input",
+            config_path.display()
+        )));
+    }
 
     let tok_path = dir.join("tokenizer.json");
     let tok_err = |message: String| LoadError::Tokenizer {
-        model: id,
+        model: id.clone(),
         path: tok_path.clone(),
         message,
     };
@@ -386,12 +421,16 @@ pub fn load(
     let truncating = truncated(TruncationDirection::Right)?;
     let truncating_left = truncated(TruncationDirection::Left)?;
 
-    let pooling =
-        Pooling::from_model_dir(&dir).map_err(|source| LoadError::Pooling { model: id, source })?;
+    let pooling = Pooling::from_folder(&dir.join(&files.pooling_dir)).map_err(|source| {
+        LoadError::Pooling {
+            model: id.clone(),
+            source,
+        }
+    })?;
 
     let weights_path = dir.join("model.safetensors");
     let weights_err = |source| LoadError::Weights {
-        model: id,
+        model: id.clone(),
         path: weights_path.clone(),
         source,
     };
@@ -400,7 +439,7 @@ pub fn load(
         WeightsError::Invalid(message) => weights_err(candle_core::Error::Msg(message)),
     };
     let mut weights = Weights::read(&weights_path).map_err(from_weights)?;
-    let bert = Bert::load(&mut weights, &config).map_err(from_weights)?;
+    let bert = Bert::load(&mut weights, &config, arch).map_err(from_weights)?;
     drop(weights);
     let encoder = Encoder { bert, pooling };
     let tokenizer = TextTokenizer {
@@ -420,23 +459,47 @@ pub fn load(
             config.hidden_size
         ))));
     }
-    if config.num_hidden_layers != id.layers() {
+    if let Some(k) = known.filter(|k| k.layers() != config.num_hidden_layers) {
         tracing::warn!(
             model = %id,
             layers = config.num_hidden_layers,
-            expected = id.layers(),
+            expected = k.layers(),
             "config.json has an unexpected number of layers"
         );
     }
+    let mut prompts = files.prompts;
+    if prompts.is_empty()
+        && let Some((query, passage)) = known.and_then(crate::KnownModel::prefixes)
+    {
+        prompts.insert("query".into(), query.into());
+        prompts.insert("passage".into(), passage.into());
+    }
+    let matryoshka_dimensions: Vec<usize> = facts
+        .map(|f| f.matryoshka_dimensions.clone())
+        .unwrap_or_default();
+    if let Some(d) = matryoshka_dimensions
+        .iter()
+        .find(|&&d| d >= config.hidden_size)
+    {
+        return Err(unsupported(format!(
+            "embedding.models.{id}.matryoshka_dimensions lists {d}, not shorter than the \
+             model's {} dimensions",
+            config.hidden_size
+        )));
+    }
     let info = ModelInfo {
-        id,
+        id: id.clone(),
+        architecture: arch,
         dimensions: config.hidden_size,
         max_tokens,
         layers: config.num_hidden_layers,
         pooling,
-        prefixes: id
-            .prefixes()
-            .map(|(query, passage)| Prefixes { query, passage }),
+        // A folder without modules.json is a plain Hugging Face model; its users (TEI,
+        // OpenAI's API) expect unit vectors.
+        normalize: files.normalize.unwrap_or(true),
+        prompts,
+        default_prompt: files.default_prompt_name,
+        matryoshka_dimensions,
         load_seconds: started.elapsed().as_secs_f64(),
     };
     Ok((tokenizer, encoder, info))

@@ -44,7 +44,8 @@ pub struct EmbedRequest {
     model: Option<String>,
     /// Prefix for models that use one; default `query`.
     input_type: Option<InputType>,
-    /// Scale each vector to unit length; default `true`.
+    /// Scale each vector to unit length; default: as the model's own pipeline does (a
+    /// `Normalize` module in `modules.json`; `true` for a folder without that file).
     normalize: Option<bool>,
     /// Cut inputs over the model's token limit; default `embedding.truncate`.
     truncate: Option<bool>,
@@ -82,7 +83,7 @@ pub(super) async fn embed(
         EmbedJob {
             model: req.model,
             prompt: req.input_type.unwrap_or_default().into(),
-            normalize: req.normalize.unwrap_or(true),
+            normalize: req.normalize,
             truncate: req.truncate,
             ..EmbedJob::new(req.texts)
         },

@@ -128,7 +128,7 @@ pub struct OpenAiRequest {
     /// `float` (default) or `base64`.
     encoding_format: Option<EncodingFormat>,
     /// Only the model's own length, unless the model was trained for Matryoshka cuts.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, example = 384)]
     dimensions: Option<usize>,
 }
 
@@ -196,13 +196,16 @@ pub(super) async fn embeddings(
             model: req.model,
             prompt: req.input_type.unwrap_or_default().into(),
             dimensions: req.dimensions,
+            // OpenAI's vectors are unit length whatever the model; clients compare them
+            // by dot product.
+            normalize: Some(true),
             ..EmbedJob::new(texts)
         },
     )
     .await
     .map_err(|e| match e {
         EmbedError::Dimensions { .. } => OpenAiError::param(e, "dimensions"),
-        EmbedError::UnknownModel(_) | EmbedError::ModelUnavailable(_) => {
+        EmbedError::BadModelId(_) | EmbedError::ModelUnavailable(_) => {
             OpenAiError::param(e, "model")
         }
         EmbedError::NoInput | EmbedError::TooManyInputs { .. } => OpenAiError::param(e, "input"),
@@ -265,15 +268,13 @@ fn model_object(id: ModelId) -> OpenAiModel {
 /// Models that are loaded, or whose folder is under `embedding.model_dir` and that can
 /// still be loaded (fewer than `embedding.max_models` are).
 fn servable(state: &AppState) -> Vec<ModelId> {
-    let loaded = state.loaded_ids();
-    let room = loaded.len() < state.config.embedding.max_models;
-    ModelId::ALL
-        .into_iter()
-        .filter(|id| {
-            loaded.contains(id)
-                || (room && state.config.embedding.model_dir.join(id.as_str()).is_dir())
-        })
-        .collect()
+    let mut ids = state.loaded_ids();
+    if ids.len() < state.config.embedding.max_models {
+        ids.extend(state.model_folders());
+        ids.sort();
+        ids.dedup();
+    }
+    ids
 }
 
 /// Lists the models this server can serve: loaded ones, and ones it would load on the
@@ -303,19 +304,20 @@ pub(super) async fn model(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<OpenAiModel>, OpenAiError> {
-    let known: ModelId = id
+    let id: ModelId = id
         .parse()
-        .map_err(|e| OpenAiError::param(EmbedError::UnknownModel(e), "model"))?;
-    if !servable(&state).contains(&known) {
+        .map_err(|e| OpenAiError::param(EmbedError::BadModelId(e), "model"))?;
+    if !servable(&state).contains(&id) {
         return Err(OpenAiError::param(
             ApiError::ModelNotFound(format!(
-                "model `{known}` is known but not servable here: its folder is missing under \
-                 embedding.model_dir or embedding.max_models models are loaded"
+                "model `{id}` is not servable here: no folder of that name holds a \
+                 config.json under embedding.model_dir, or embedding.max_models models are \
+                 loaded"
             )),
             "model",
         ));
     }
-    Ok(Json(model_object(known)))
+    Ok(Json(model_object(id)))
 }
 
 #[cfg(test)]

@@ -120,9 +120,11 @@ impl PartialSchema for ModelId {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(ModelId::ALL.map(ModelId::as_str)))
+            .pattern(Some(crate::models::ID_PATTERN))
+            .max_length(Some(crate::models::MAX_ID_LEN))
+            .examples([serde_json::json!(crate::KnownModel::AllMiniLmL6V2.as_str())])
             .description(Some(
-                "A model id, also its folder name under embedding.model_dir",
+                "A model id: its folder name under embedding.model_dir",
             ))
             .into()
     }

@@ -30,6 +30,16 @@ struct PoolingConfig {
     pooling_mode_max_tokens: bool,
     #[serde(default)]
     pooling_mode_mean_sqrt_len_tokens: bool,
+    #[serde(default)]
+    pooling_mode_weightedmean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_lasttoken: bool,
+    #[serde(default = "yes")]
+    include_prompt: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Why a pooling configuration was refused.
@@ -53,6 +63,14 @@ pub enum PoolingError {
         #[source]
         source: serde_json::Error,
     },
+    /// A mode or option sentence-transformers has and this server does not.
+    #[error("{path}: {what} is not supported (mean, cls, max and mean_sqrt_len are)")]
+    Unsupported {
+        /// File parsed.
+        path: String,
+        /// The mode or option.
+        what: &'static str,
+    },
     /// Zero or several modes are switched on; one output vector needs exactly one.
     #[error("{path} must enable exactly one pooling mode")]
     Ambiguous {
@@ -62,12 +80,14 @@ pub enum PoolingError {
 }
 
 impl Pooling {
-    /// Reads `<model>/1_Pooling/config.json`; without it BERT models use mean pooling.
+    /// Reads `<dir>/config.json`, the pooling module's folder (`1_Pooling` unless
+    /// `modules.json` says otherwise); without it BERT models use mean pooling.
     ///
     /// # Errors
-    /// The file exists but is unreadable, malformed or names zero or several modes.
-    pub fn from_model_dir(dir: &Path) -> Result<Pooling, PoolingError> {
-        let path = dir.join("1_Pooling").join("config.json");
+    /// The file exists but is unreadable, malformed, names zero or several modes, or one
+    /// this server does not run.
+    pub fn from_folder(dir: &Path) -> Result<Pooling, PoolingError> {
+        let path = dir.join("config.json");
         let shown = path.display().to_string();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -84,6 +104,17 @@ impl Pooling {
                 path: shown.clone(),
                 source,
             })?;
+        let unsupported = [
+            (
+                c.pooling_mode_weightedmean_tokens,
+                "pooling_mode_weightedmean_tokens",
+            ),
+            (c.pooling_mode_lasttoken, "pooling_mode_lasttoken"),
+            (!c.include_prompt, "include_prompt: false"),
+        ];
+        if let Some((_, what)) = unsupported.into_iter().find(|(on, _)| *on) {
+            return Err(PoolingError::Unsupported { path: shown, what });
+        }
         let modes = [
             (c.pooling_mode_mean_tokens, Pooling::Mean),
             (c.pooling_mode_cls_token, Pooling::Cls),
@@ -207,18 +238,33 @@ mod tests {
     #[test]
     fn pooling_config_is_read_and_defaults_to_mean() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Pooling::from_model_dir(dir.path()).unwrap(), Pooling::Mean);
-        std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
-        let file = dir.path().join("1_Pooling/config.json");
+        let pooling = dir.path().join("1_Pooling");
+        assert_eq!(Pooling::from_folder(&pooling).unwrap(), Pooling::Mean);
+        std::fs::create_dir(&pooling).unwrap();
+        let file = pooling.join("config.json");
         std::fs::write(&file, r#"{"pooling_mode_cls_token": true}"#).unwrap();
-        assert_eq!(Pooling::from_model_dir(dir.path()).unwrap(), Pooling::Cls);
+        assert_eq!(Pooling::from_folder(&pooling).unwrap(), Pooling::Cls);
         std::fs::write(
             &file,
             r#"{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": true}"#,
         )
         .unwrap();
-        let err = Pooling::from_model_dir(dir.path()).unwrap_err().to_string();
+        let err = Pooling::from_folder(&pooling).unwrap_err().to_string();
         assert!(err.contains("exactly one"), "{err}");
+        for (text, what) in [
+            (
+                r#"{"pooling_mode_lasttoken": true}"#,
+                "pooling_mode_lasttoken",
+            ),
+            (
+                r#"{"pooling_mode_mean_tokens": true, "include_prompt": false}"#,
+                "include_prompt: false",
+            ),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = Pooling::from_folder(&pooling).unwrap_err().to_string();
+            assert!(err.contains(what) && err.contains("not supported"), "{err}");
+        }
     }
 
     #[test]

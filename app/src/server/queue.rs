@@ -132,7 +132,7 @@ impl Actor {
     }
 
     fn compute(&self, jobs: Vec<Job>) {
-        let labels = Metrics::model(self.model);
+        let labels = Metrics::model(&self.model);
         let started = Instant::now();
         for job in &jobs {
             self.metrics
@@ -219,14 +219,14 @@ impl Actor {
         for (job, vectors) in jobs.into_iter().zip(results) {
             let answer = match &failure {
                 Some(message) => Err(ComputeError {
-                    model: self.model,
+                    model: self.model.clone(),
                     message: message.clone(),
                 }),
                 None => vectors
                     .into_iter()
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(|| ComputeError {
-                        model: self.model,
+                        model: self.model.clone(),
                         message: "a sequence was left without a vector".into(),
                     }),
             };

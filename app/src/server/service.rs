@@ -13,16 +13,19 @@ use super::model::{Cut, Token, TokenizeError};
 use super::pooling::l2_normalize;
 use super::state::{AppState, ServedModel};
 use crate::ModelId;
-use crate::models::UnknownModel;
+use crate::models::InvalidModelId;
 
 /// Which text goes before each input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prompt {
-    /// The native `input_type`: the model's query prefix (e5: `query: `), none for others.
+    /// The native `input_type`: the model's `query` prompt (e5: `query: `), none for a
+    /// model without one.
     Query,
-    /// The native `input_type: "passage"`: the model's passage prefix.
+    /// The native `input_type: "passage"`: the model's `passage` prompt, else its
+    /// `document` prompt, else none.
     Passage,
-    /// TEI's `prompt_name`: a key of the model's prompts; `None` puts nothing before.
+    /// TEI's `prompt_name`: a key of the model's prompts; `None` for the model's default
+    /// prompt (`default_prompt_name`), if it has one, else nothing.
     Named(Option<String>),
 }
 
@@ -35,8 +38,8 @@ pub struct EmbedJob {
     pub texts: Vec<String>,
     /// What goes before each text.
     pub prompt: Prompt,
-    /// Scale each vector to unit length.
-    pub normalize: bool,
+    /// Scale each vector to unit length; `None` for what the model's own pipeline does.
+    pub normalize: Option<bool>,
     /// Cut over-long inputs; `None` for `embedding.truncate`.
     pub truncate: Option<bool>,
     /// Which end an over-long input loses.
@@ -46,15 +49,15 @@ pub struct EmbedJob {
 }
 
 impl EmbedJob {
-    /// A job with the defaults of the native endpoint: query prompt, normalised,
-    /// truncation per configuration, full dimensions.
+    /// A job with the defaults of the native endpoint: query prompt, normalised as the
+    /// model is, truncation per configuration, full dimensions.
     #[must_use]
     pub fn new(texts: Vec<String>) -> EmbedJob {
         EmbedJob {
             model: None,
             texts,
             prompt: Prompt::Query,
-            normalize: true,
+            normalize: None,
             truncate: None,
             cut: Cut::End,
             dimensions: None,
@@ -90,10 +93,10 @@ pub enum EmbedError {
         /// The limit.
         limit: usize,
     },
-    /// A model id this server does not know.
+    /// A model id that cannot name a folder.
     #[error(transparent)]
-    UnknownModel(#[from] UnknownModel),
-    /// A known model that cannot be served (folder missing, `max_models` reached).
+    BadModelId(#[from] InvalidModelId),
+    /// A model that cannot be served (folder missing, `max_models` reached).
     #[error("{0}")]
     ModelUnavailable(String),
     /// A `prompt_name` the model has no prompt for.
@@ -107,7 +110,7 @@ pub enum EmbedError {
         available: Vec<String>,
     },
     /// `dimensions` the model cannot give.
-    #[error("{}", dimensions_message(*.asked, *.model, *.native, .matryoshka))]
+    #[error("{}", dimensions_message(*.asked, .model, *.native, .matryoshka))]
     Dimensions {
         /// Dimensions asked for.
         asked: usize,
@@ -116,7 +119,7 @@ pub enum EmbedError {
         /// Its full vector length.
         native: usize,
         /// Lengths it was trained to be cut to (empty: none).
-        matryoshka: &'static [usize],
+        matryoshka: Vec<usize>,
     },
     /// An input over the model's token limit, and truncation is off.
     #[error("input {index} has {tokens} tokens; the limit of `{model}` is {limit}")]
@@ -163,7 +166,7 @@ fn list_or_none(names: &[String]) -> String {
     }
 }
 
-fn dimensions_message(asked: usize, model: ModelId, native: usize, cuts: &[usize]) -> String {
+fn dimensions_message(asked: usize, model: &ModelId, native: usize, cuts: &[usize]) -> String {
     if cuts.is_empty() {
         format!(
             "dimensions {asked} is not supported: `{model}` was not trained for Matryoshka \
@@ -210,6 +213,7 @@ pub async fn resolve_model(
         None => state
             .config
             .default_model()
+            .cloned()
             .ok_or_else(|| EmbedError::Internal("no default model".into()))?,
         Some(name) => name.parse::<ModelId>()?,
     };
@@ -218,47 +222,48 @@ pub async fn resolve_model(
 
 /// The prompt names of a model and the text each puts before an input.
 #[must_use]
-pub fn prompts(model: &ServedModel) -> Vec<(&'static str, &'static str)> {
+pub fn prompts(model: &ServedModel) -> Vec<(String, String)> {
     model
         .info
-        .prefixes
-        .map(|p| vec![("query", p.query), ("passage", p.passage)])
-        .unwrap_or_default()
+        .prompts
+        .iter()
+        .map(|(n, t)| (n.clone(), t.clone()))
+        .collect()
 }
 
-fn prefix(model: &ServedModel, prompt: &Prompt) -> Result<&'static str, EmbedError> {
-    let p = model.info.prefixes;
+fn prefix(model: &ServedModel, prompt: &Prompt) -> Result<String, EmbedError> {
+    let info = &model.info;
+    let text = |name: &str| info.prompt(name).map(str::to_owned);
     match prompt {
-        Prompt::Query => Ok(p.map_or("", |p| p.query)),
-        Prompt::Passage => Ok(p.map_or("", |p| p.passage)),
-        Prompt::Named(None) => Ok(""),
-        Prompt::Named(Some(name)) => prompts(model)
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, text)| text)
-            .ok_or_else(|| EmbedError::UnknownPrompt {
-                name: name.clone(),
-                model: model.info.id,
-                available: prompts(model)
-                    .iter()
-                    .map(|(n, _)| (*n).to_owned())
-                    .collect(),
-            }),
+        Prompt::Query => Ok(text("query").unwrap_or_default()),
+        Prompt::Passage => Ok(text("passage")
+            .or_else(|| text("document"))
+            .unwrap_or_default()),
+        Prompt::Named(None) => Ok(info
+            .default_prompt
+            .as_deref()
+            .and_then(text)
+            .unwrap_or_default()),
+        Prompt::Named(Some(name)) => text(name).ok_or_else(|| EmbedError::UnknownPrompt {
+            name: name.clone(),
+            model: info.id.clone(),
+            available: info.prompts.keys().cloned().collect(),
+        }),
     }
 }
 
 /// Checks `dimensions` against the model before any compute is spent.
 fn check_dimensions(model: &ServedModel, asked: Option<usize>) -> Result<(), EmbedError> {
     let native = model.info.dimensions;
-    let cuts = model.info.id.matryoshka_dimensions();
+    let cuts = &model.info.matryoshka_dimensions;
     match asked {
         None => Ok(()),
         Some(d) if d == native || cuts.contains(&d) => Ok(()),
         Some(asked) => Err(EmbedError::Dimensions {
             asked,
-            model: model.info.id,
+            model: model.info.id.clone(),
             native,
-            matryoshka: cuts,
+            matryoshka: cuts.clone(),
         }),
     }
 }
@@ -293,7 +298,7 @@ pub async fn embed(state: &AppState, job: EmbedJob) -> Result<Embedded, EmbedErr
     state.readiness()?;
     check_count(state, job.texts.len())?;
     let served = resolve_model(state, job.model.as_deref()).await?;
-    let id = served.info.id;
+    let id = served.info.id.clone();
     check_dimensions(&served, job.dimensions)?;
     let prefix = prefix(&served, &job.prompt)?;
     let admission = state.admit()?;
@@ -302,15 +307,17 @@ pub async fn embed(state: &AppState, job: EmbedJob) -> Result<Embedded, EmbedErr
     let tokenizer = served.tokenizer.clone();
     let texts = job.texts;
     let cut = job.cut;
+    let normalize = job.normalize.unwrap_or(served.info.normalize);
+    let token_id = id.clone();
     let ids = tokio::task::spawn_blocking(move || {
         texts
             .iter()
             .enumerate()
             .map(|(i, t)| {
                 if prefix.is_empty() {
-                    tokenizer.encode(id, i, t, truncate, cut)
+                    tokenizer.encode(&token_id, i, t, truncate, cut)
                 } else {
-                    tokenizer.encode(id, i, &format!("{prefix}{t}"), truncate, cut)
+                    tokenizer.encode(&token_id, i, &format!("{prefix}{t}"), truncate, cut)
                 }
             })
             .collect::<Result<Vec<Vec<u32>>, TokenizeError>>()
@@ -328,15 +335,15 @@ pub async fn embed(state: &AppState, job: EmbedJob) -> Result<Embedded, EmbedErr
         .map_err(|_| EmbedError::Internal("the compute thread stopped".into()))?
         .map_err(|e| EmbedError::Internal(e.to_string()))?;
     drop(admission);
-    if job.normalize {
+    if normalize {
         vectors.iter_mut().for_each(|v| l2_normalize(v));
     }
     let mut dimensions = served.info.dimensions;
     if let Some(d) = job.dimensions.filter(|d| *d < dimensions) {
-        cut_dimensions(&mut vectors, d, job.normalize);
+        cut_dimensions(&mut vectors, d, normalize);
         dimensions = d;
     }
-    let labels = Metrics::model(id);
+    let labels = Metrics::model(&id);
     state
         .metrics
         .texts
@@ -398,12 +405,13 @@ mod tests {
 
     #[test]
     fn dimension_refusals_say_what_to_send() {
-        let msg = dimensions_message(10, ModelId::AllMiniLmL6V2, 384, &[]);
+        let minilm = crate::KnownModel::AllMiniLmL6V2.id();
+        let msg = dimensions_message(10, &minilm, 384, &[]);
         assert!(
             msg.contains("Matryoshka") && msg.contains("omit `dimensions`"),
             "{msg}"
         );
-        let msg = dimensions_message(10, ModelId::AllMiniLmL6V2, 384, &[256, 128]);
+        let msg = dimensions_message(10, &minilm, 384, &[256, 128]);
         assert!(msg.contains("384 or") && msg.contains("256, 128"), "{msg}");
     }
 }

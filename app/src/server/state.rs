@@ -97,7 +97,7 @@ impl AppState {
     ) -> std::io::Result<Arc<ServedModel>> {
         self.metrics
             .model_load_seconds
-            .get_or_create(&Metrics::model(info.id))
+            .get_or_create(&Metrics::model(&info.id))
             .set(info.load_seconds);
         tracing::info!(
             model = %info.id,
@@ -108,7 +108,7 @@ impl AppState {
             "model loaded"
         );
         let queue = Queue::start(
-            info.id,
+            info.id.clone(),
             encoder,
             self.config.embedding.max_batch_tokens,
             self.metrics.clone(),
@@ -121,7 +121,7 @@ impl AppState {
         self.models
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(served.info.id, served.clone());
+            .insert(served.info.id.clone(), served.clone());
         Ok(served)
     }
 
@@ -142,11 +142,11 @@ impl AppState {
 
     /// A loaded model.
     #[must_use]
-    pub fn model(&self, id: ModelId) -> Option<Arc<ServedModel>> {
+    pub fn model(&self, id: &ModelId) -> Option<Arc<ServedModel>> {
         self.models
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&id)
+            .get(id)
             .cloned()
     }
 
@@ -158,7 +158,24 @@ impl AppState {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .keys()
-            .copied()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Ids of the folders under `embedding.model_dir` that hold a model (a
+    /// `config.json`), sorted. Pull staging folders start with `.` and are no ids.
+    #[must_use]
+    pub fn model_folders(&self) -> Vec<ModelId> {
+        let dir = &self.config.embedding.model_dir;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<ModelId> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.parse::<ModelId>().ok())
+            .filter(|id| dir.join(id.as_str()).join("config.json").is_file())
             .collect();
         ids.sort();
         ids
@@ -170,11 +187,11 @@ impl AppState {
     /// # Errors
     /// 404 when its folder is missing or `max_models` is reached, 500 when it is corrupt.
     pub async fn model_or_load(&self, id: ModelId) -> Result<Arc<ServedModel>, EmbedError> {
-        if let Some(m) = self.model(id) {
+        if let Some(m) = self.model(&id) {
             return Ok(m);
         }
         let _one_at_a_time = self.loading.lock().await;
-        if let Some(m) = self.model(id) {
+        if let Some(m) = self.model(&id) {
             return Ok(m);
         }
         let max = self.config.embedding.max_models;
@@ -187,15 +204,19 @@ impl AppState {
             )));
         }
         let dir = self.config.embedding.model_dir.clone();
+        let facts = self.config.model_facts(&id);
+        let cap = self.config.embedding.max_batch_tokens;
         tracing::info!(model = %id, "loading model on demand");
-        let loaded = tokio::task::spawn_blocking(move || model::load(&dir, id))
-            .await
-            .map_err(|e| EmbedError::Internal(format!("the loading task failed: {e}")))?;
+        let load_id = id.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || model::load(&dir, &load_id, facts.as_ref(), cap))
+                .await
+                .map_err(|e| EmbedError::Internal(format!("the loading task failed: {e}")))?;
         let (tokenizer, encoder, info) = loaded.map_err(|e| {
             tracing::error!(model = %id, error = %e, "on-demand load failed");
             self.metrics
                 .model_load_failures
-                .get_or_create(&Metrics::model(id))
+                .get_or_create(&Metrics::model(&id))
                 .inc();
             match e {
                 LoadError::Missing { .. } => {

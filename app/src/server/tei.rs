@@ -100,7 +100,7 @@ impl From<EmbedError> for TeiError {
             | EmbedError::InputTooLong { .. } => TeiErrorType::Validation,
             EmbedError::Tokenizer { .. } => TeiErrorType::Tokenizer,
             EmbedError::QueueFull(_) => TeiErrorType::Overloaded,
-            EmbedError::UnknownModel(_)
+            EmbedError::BadModelId(_)
             | EmbedError::ModelUnavailable(_)
             | EmbedError::NotReady(_)
             | EmbedError::Draining
@@ -215,7 +215,7 @@ pub struct TeiEmbedRequest {
     /// A key of the model's prompts (e5: `query`, `passage`); no prompt when absent.
     prompt_name: Option<String>,
     /// Only the model's own length, unless it was trained for Matryoshka cuts.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, example = 384)]
     dimensions: Option<usize>,
 }
 
@@ -240,7 +240,7 @@ pub(super) async fn embed(
         &state,
         EmbedJob {
             prompt: Prompt::Named(req.prompt_name),
-            normalize: req.normalize,
+            normalize: Some(req.normalize),
             truncate: req.truncate,
             cut: req.truncation_direction.into(),
             dimensions: req.dimensions,

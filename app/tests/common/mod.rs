@@ -410,3 +410,38 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// The venv's Python (`AKIDB_TEST_PYTHON`, else `<workspace>/.venv/bin/python`), checked to
+/// import `modules`; fails the test with how to install them, never skips.
+pub fn python(modules: &[&str]) -> PathBuf {
+    let py = std::env::var_os("AKIDB_TEST_PYTHON").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
+        PathBuf::from,
+    );
+    let probe = Command::new(&py)
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .output();
+    let ok = probe.as_ref().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "Python packages are missing from {} ({}).\nInstall them with:\n\n    make tools\n\n\
+         (or set AKIDB_TEST_PYTHON to a Python that can import {})",
+        py.display(),
+        probe.map_or_else(
+            |e| e.to_string(),
+            |o| String::from_utf8_lossy(&o.stderr).into_owned()
+        ),
+        modules.join(", ")
+    );
+    py
+}
+
+/// Ids `GET /v1/models` lists, in its order.
+pub fn listed_models(s: &Server) -> Vec<String> {
+    s.get("/v1/models").json()["data"]
+        .as_array()
+        .unwrap_or_else(|| s.fail("GET /v1/models has no data list"))
+        .iter()
+        .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}

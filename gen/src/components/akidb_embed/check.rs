@@ -37,7 +37,8 @@ fn check_memory(env: &AkidbEmbed, out: &mut Problems) {
         .embedding
         .preload_models
         .iter()
-        .map(|m| m.weights_bytes())
+        .filter_map(|m| env.config.model_facts(m))
+        .map(|f| f.weights_bytes())
         .sum();
     let needed = weights + RUNTIME_OVERHEAD_BYTES;
     let limit = &env.resources.limits.memory;
@@ -145,6 +146,16 @@ fn check_models(env: &AkidbEmbed, out: &mut Problems) {
                     "model_cache.access_mode",
                     "is ReadOnlyMany, but models.source hub writes the pulled models into the claim; use ReadWriteMany (replicas on several nodes) or ReadWriteOnce, or set models.source to prefilled",
                 );
+            }
+            for id in &env.config.embedding.preload_models {
+                if env.config.hub.source(id).is_none() {
+                    out.add(
+                        format!("config.hub.models.{id}"),
+                        format!(
+                            "is missing: `{id}` is preloaded and models.source is hub, but it has no built-in hub source; give its repo and revision (a full commit hash), or set models.source to prefilled"
+                        ),
+                    );
+                }
             }
             if models.pull_resources.limits.memory.bytes() < PULL_MEMORY_FLOOR {
                 out.add(
