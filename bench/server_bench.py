@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
 """`make bench`: the akidb-embed server over real HTTP against sentence-transformers on
-PyTorch CPU, same sentences, same machine, one run.
+PyTorch and ONNX Runtime, both on CPU, same texts, same machine, one run.
 
 1. Starts the given server binary with the real all-MiniLM-L6-v2 on a free port and
    measures start-to-ready and resident memory once loaded and idle.
-2. Starts bench/st_bench.py --serve in a throwaway venv holding sentence-transformers and
-   torch from PyPI (created on first use, about 6 GB; `--st-venv` says where).
+2. Starts bench/st_bench.py --serve twice in a throwaway venv (sentence-transformers,
+   torch, onnxruntime, onnx from PyPI; created on first use, about 6 GB; `--st-venv` says
+   where): once with sentence-transformers, once with ONNX Runtime on the model exported
+   by torch.onnx.export. Each checks its vectors against the reference ones first and
+   times single-sentence calls in-process.
 3. Runs the workload of bench/workload.py: batches of 1, 8 and 32 short sentences from
-   1, 2 and 8 clients at once, each cell first against the server over keep-alive HTTP
-   (`POST /v1/embeddings`, base64 vectors, as the OpenAI SDKs ask), then against
-   sentence-transformers in-process. Only one of the two works at a time; alternating
-   cell by cell keeps a shared machine's drifting speed from favouring either.
-4. Prints one Markdown table with sentences/s, tokens/s, p50/p99 and the ratio;
-   `--json FILE` keeps the raw rows.
+   1, 2 and 8 clients at once, then batches of 8 texts of about 64, 128 and 256 tokens;
+   each cell first against the server over keep-alive HTTP (`POST /v1/embeddings`,
+   base64 vectors, as the OpenAI SDKs ask), then against each reference in-process. Only
+   one system works at a time; alternating cell by cell keeps a shared machine's drifting
+   speed from favouring any.
+4. Prints the CPU model and vector extensions, then Markdown tables with sentences/s,
+   tokens/s, p50/p99 and the ratio to the faster reference per cell; `--json FILE` keeps
+   the raw rows.
 
 Usage: server_bench.py BINARY MODEL_DIR [--threads 2] [--seconds 3] [--st-venv DIR] [--no-st]
 """
@@ -34,7 +39,8 @@ import workload  # noqa: E402
 
 # Pinned so a rerun compares against the same reference (the versions measured in
 # docs/performance.md).
-ST_PACKAGES = ["sentence-transformers==6.2.0", "torch==2.15.0"]
+ST_PACKAGES = ["sentence-transformers==6.2.0", "torch==2.15.0", "onnxruntime==1.31.1", "onnx==1.23.2",
+               "onnxscript==0.7.2"]
 
 
 def log(msg):
@@ -112,7 +118,7 @@ def start_server(args):
 def st_python(venv):
     """The venv's python, creating the venv and installing the pinned packages first."""
     py = os.path.join(venv, "bin", "python")
-    probe = [py, "-c", "import sentence_transformers, torch"]
+    probe = [py, "-c", "import sentence_transformers, torch, onnxruntime, onnx"]
     if os.path.exists(py) and subprocess.run(probe, capture_output=True).returncode == 0:
         return py
     log(f"creating {venv} with {' '.join(ST_PACKAGES)} (about 6 GB, once)")
@@ -121,94 +127,159 @@ def st_python(venv):
     return py
 
 
-class StWorker:
-    """bench/st_bench.py --serve: one cell per request, in its own venv's python."""
+class RefWorker:
+    """bench/st_bench.py --serve with one backend: one cell per request, in its own venv's
+    python."""
 
-    def __init__(self, args):
+    def __init__(self, args, backend):
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "st_bench.py")
         self.proc = subprocess.Popen(
             [st_python(args.st_venv), script, os.path.join(args.model_dir, "all-MiniLM-L6-v2"),
-             "--threads", str(args.threads), "--serve"],
+             "--backend", backend, "--threads", str(args.threads), "--serve",
+             "--single", str(SINGLE_CALLS)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env=dict(os.environ, TQDM_DISABLE="1"))
         self.header = self._answer()
+        self.rows = []
 
     def _answer(self):
         line = self.proc.stdout.readline()
         if not line:
-            sys.exit(f"sentence-transformers worker exited with {self.proc.wait()}")
+            sys.exit(f"reference worker exited with {self.proc.wait()}")
         return json.loads(line)
 
-    def cell(self, batch, clients, seconds, warmup):
-        self.proc.stdin.write(f"{batch} {clients} {seconds} {warmup}\n")
+    def cell(self, batch, clients, seconds, warmup, tokens=0):
+        self.proc.stdin.write(f"{batch} {clients} {seconds} {warmup} {tokens}\n")
         self.proc.stdin.flush()
-        return self._answer()
+        row = self._answer()
+        self.rows.append(row)
+        return row
+
+    def result(self):
+        return dict(self.header, rows=self.rows, peak_rss_mib=max(r["peak_rss_mib"] for r in self.rows))
 
     def close(self):
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
 
 
+# Single-sentence calls timed in-process by each reference (p50, p99).
+SINGLE_CALLS = 300
+
+
+def cells():
+    """Every cell of the run, in order: (batch, clients, tokens per text; 0 for sentences)."""
+    out = [(b, c, 0) for b in workload.BATCHES for c in workload.CONCURRENCY]
+    out += [(workload.LENGTH_BATCH, 1, n) for n in workload.LENGTHS]
+    return out
+
+
 def run(args):
     proc, port, cfg, ready_s, idle_rss = start_server(args)
-    st = None
+    refs = {}
     try:
         if not args.no_st:
-            st = StWorker(args)
+            refs = {"sentence-transformers": RefWorker(args, "st"), "ONNX Runtime": RefWorker(args, "onnx")}
         warm = Client(port)
         for b in workload.BATCHES:
             warm.embed(workload.batch_of(b))
-        rows, st_rows = [], []
-        for b in workload.BATCHES:
-            for c in workload.CONCURRENCY:
-                r = workload.run_cell(lambda: Client(port).embed, b, c, args.seconds, 0.5)
-                rows.append(r)
-                msg = (f"batch {b:2d} x {c} clients: akidb-embed {r['sentences_per_s']:5.0f} sentences/s, "
-                       f"p50 {r['p50_ms']:6.1f} ms")
-                if st:
-                    s = st.cell(b, c, args.seconds, 0.5)
-                    st_rows.append(s)
-                    msg += (f"; sentence-transformers {s['sentences_per_s']:5.0f} sentences/s, "
-                            f"p50 {s['p50_ms']:6.1f} ms")
-                log(msg)
+        rows = []
+        for b, c, n in cells():
+            r = workload.run_cell(lambda: Client(port).embed, b, c, args.seconds, 0.5, length=n)
+            rows.append(r)
+            what = f"{n}-token texts" if n else "sentences"
+            msg = (f"batch {b:2d} x {c} clients, {what}: akidb-embed {r['sentences_per_s']:5.0f}/s, "
+                   f"p50 {r['p50_ms']:6.1f} ms")
+            for name, ref in refs.items():
+                x = ref.cell(b, c, args.seconds, 0.5, n)
+                msg += f"; {name} {x['sentences_per_s']:5.0f}/s, p50 {x['p50_ms']:6.1f} ms"
+            log(msg)
         peak_rss = status_mib(proc.pid, "VmHWM")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         os.unlink(cfg)
-        if st:
-            st.close()
+        for ref in refs.values():
+            ref.close()
     server = {"name": "akidb-embed (over HTTP)", "ready_s": ready_s, "idle_rss_mib": idle_rss,
               "peak_rss_mib": peak_rss, "exit": proc.returncode, "rows": rows}
-    st_result = None
-    if st:
-        st_result = dict(st.header, rows=st_rows, peak_rss_mib=max(r["peak_rss_mib"] for r in st_rows))
-    return server, st_result
+    return server, {name: ref.result() for name, ref in refs.items()}
 
 
-def table(server, st):
+def cpu():
+    """CPU model and the vector extensions the kernels may use."""
+    model, flags = "unknown", set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    wanted = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile"]
+    return model, [f for f in wanted if f in flags]
+
+
+def table(server, refs):
     lines = []
+    names = list(refs)
     head = "| batch | clients | akidb-embed sentences/s | tokens/s | p50 / p99 ms |"
     sep = "|---:|---:|---:|---:|---:|"
-    if st:
-        head += " sentence-transformers sentences/s | p50 / p99 ms | ratio |"
-        sep += "---:|---:|---:|"
+    for n in names:
+        head += f" {n} sentences/s | p50 ms |"
+        sep += "---:|---:|"
+    if names:
+        head += " ratio to the faster |"
+        sep += "---:|"
+    by_cell = {n: {(r["batch"], r["concurrency"], r.get("length", 0)): r for r in refs[n]["rows"]} for n in names}
+
+    def line(r, first):
+        out = f"| {first} | {r['p50_ms']:.1f} / {r['p99_ms']:.1f} |"
+        best = 0.0
+        for n in names:
+            x = by_cell[n].get((r["batch"], r["concurrency"], r.get("length", 0)))
+            if x:
+                out += f" {x['sentences_per_s']:.0f} | {x['p50_ms']:.1f} |"
+                best = max(best, x["sentences_per_s"])
+        if best:
+            out += f" **{r['sentences_per_s'] / best:.2f}x** |"
+        return out
+
     lines += [head, sep]
-    st_rows = {(r["batch"], r["concurrency"]): r for r in (st["rows"] if st else [])}
     for r in server["rows"]:
-        line = (f"| {r['batch']} | {r['concurrency']} | {r['sentences_per_s']:.0f} | {r['tokens_per_s']:.0f} | "
-                f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} |")
-        s = st_rows.get((r["batch"], r["concurrency"]))
-        if s:
-            line += (f" {s['sentences_per_s']:.0f} | {s['p50_ms']:.1f} / {s['p99_ms']:.1f} | "
-                     f"**{r['sentences_per_s'] / s['sentences_per_s']:.2f}x** |")
-        lines.append(line)
+        if r.get("length", 0) == 0:
+            lines.append(line(r, f"{r['batch']} | {r['concurrency']} | {r['sentences_per_s']:.0f} | "
+                                 f"{r['tokens_per_s']:.0f}"))
     lines.append("")
+    lines.append(f"Length (batches of {workload.LENGTH_BATCH} texts, 1 client):")
+    lines.append("")
+    head = "| tokens per text | akidb-embed texts/s | tokens/s | p50 / p99 ms |"
+    sep = "|---:|---:|---:|---:|"
+    for n in names:
+        head += f" {n} texts/s | p50 ms |"
+        sep += "---:|---:|"
+    if names:
+        head += " ratio to the faster |"
+        sep += "---:|"
+    lines += [head, sep]
+    for r in server["rows"]:
+        if r.get("length", 0):
+            per_text = r["tokens_per_s"] / r["sentences_per_s"]
+            lines.append(line(r, f"{per_text:.0f} | {r['sentences_per_s']:.0f} | {r['tokens_per_s']:.0f}"))
+    lines.append("")
+    one = next(r for r in server["rows"] if r["batch"] == 1 and r["concurrency"] == 1 and not r.get("length"))
+    single = f"One short sentence, p50: akidb-embed {one['p50_ms']:.2f} ms over HTTP"
+    for n in names:
+        if "single" in refs[n]:
+            single += f"; {n} {refs[n]['single']['p50_ms']:.2f} ms in-process"
+    lines.append(single + ".")
     lines.append(f"akidb-embed: ready in {server['ready_s']:.2f} s; resident memory {server['idle_rss_mib']:.0f} MiB "
                  f"idle with the model loaded, {server['peak_rss_mib']:.0f} MiB peak; exit {server['exit']} after SIGTERM.")
-    if st:
-        lines.append(f"Reference: {st['name']}, {st['threads']} threads, in-process, one encode at a time; "
-                     f"{st['peak_rss_mib']:.0f} MiB peak resident.")
+    for n in names:
+        r = refs[n]
+        lines.append(f"{n}: {r['name']}, {r['threads']} threads, in-process, one call at a time; "
+                     f"{r['peak_rss_mib']:.0f} MiB peak resident; max abs diff from the reference vectors "
+                     f"{r['max_abs_diff']:.1e}.")
     return "\n".join(lines)
 
 
@@ -220,16 +291,20 @@ def main():
     ap.add_argument("--seconds", type=float, default=3.0, help="measured seconds per cell (default 3)")
     ap.add_argument("--st-venv", default=os.environ.get("ST_VENV", "target/bench-venv"),
                     help="venv for sentence-transformers (default target/bench-venv, or $ST_VENV)")
-    ap.add_argument("--no-st", action="store_true", help="the server alone")
+    ap.add_argument("--no-st", action="store_true", help="the server alone, without the references")
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
 
-    log(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs")
-    server, st = run(args)
+    model, flags = cpu()
+    stamp = f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {os.getloadavg()[0]:.2f}"
+    machine = f"{model}, {os.cpu_count()} CPUs, {' '.join(flags) or 'no AVX2'}"
+    log(f"{stamp}; {machine}")
+    server, refs = run(args)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"server": server, "sentence_transformers": st}, f, indent=1)
-    print(table(server, st))
+            json.dump({"machine": machine, "cpu_flags": flags, "server": server, "references": refs}, f, indent=1)
+    print(f"{stamp}; {machine}\n")
+    print(table(server, refs))
 
 
 if __name__ == "__main__":

@@ -20,10 +20,29 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sentences.tx
 BATCHES = (1, 8, 32)
 CONCURRENCY = (1, 2, 8)
 
+# Longer texts, in tokens per text (special tokens included), for how time grows with
+# length: batches of LENGTH_BATCH texts from one client. 256 is all-MiniLM-L6-v2's limit;
+# every system cuts there.
+LENGTHS = (64, 128, 256)
+LENGTH_BATCH = 8
 
-def batch_of(size, offset=0):
-    """`size` sentences, cycling through `SENTENCES` from `offset` (neither system caches)."""
-    return [SENTENCES[(offset + i) % len(SENTENCES)] for i in range(size)]
+# A sentence of the file is 13-16 tokens with [CLS]/[SEP]: about 12.5 of its own.
+_TOKENS_PER_SENTENCE = 12.5
+
+
+def text_of(tokens, offset=0):
+    """About `tokens` tokens of text: consecutive sentences joined; more than 256 for 256,
+    so truncation makes every system see exactly the limit."""
+    if tokens <= 0:
+        return SENTENCES[offset % len(SENTENCES)]
+    count = max(1, round((tokens - 2) / _TOKENS_PER_SENTENCE) + (2 if tokens >= 256 else 0))
+    return " ".join(SENTENCES[(offset + i) % len(SENTENCES)] for i in range(count))
+
+
+def batch_of(size, offset=0, tokens=0):
+    """`size` texts, cycling through `SENTENCES` from `offset` (no system caches): single
+    sentences, or texts of about `tokens` tokens."""
+    return [text_of(tokens, offset + i) for i in range(size)]
 
 
 def percentile(values, p):
@@ -33,10 +52,10 @@ def percentile(values, p):
     return values[k]
 
 
-def run_cell(make_call, batch, concurrency, seconds, warmup):
+def run_cell(make_call, batch, concurrency, seconds, warmup, length=0):
     """Closed-loop load: `concurrency` threads, each with its own `make_call()`, send
-    batches of `batch` sentences for `warmup` seconds (not counted), then for `seconds`.
-    Returns a dict of measures."""
+    batches of `batch` texts (sentences, or about `length` tokens each) for `warmup`
+    seconds (not counted), then for `seconds`. Returns a dict of measures."""
     calls = [make_call() for _ in range(concurrency)]
     lock = threading.Lock()
     latencies, errors = [], []
@@ -53,7 +72,7 @@ def run_cell(make_call, batch, concurrency, seconds, warmup):
         n, mine, sentences, tokens, first, last = 0, [], 0, 0, None, None
         try:
             while True:
-                texts = batch_of(batch, offset=idx + n)
+                texts = batch_of(batch, offset=idx + n, tokens=length)
                 n += 1
                 t0 = time.perf_counter()
                 if t0 >= stop:
@@ -87,6 +106,7 @@ def run_cell(make_call, batch, concurrency, seconds, warmup):
     return {
         "batch": batch,
         "concurrency": concurrency,
+        "length": length,
         "requests": len(latencies),
         "sentences_per_s": sum(s / (t1 - t0) for s, _, t0, t1 in spans),
         "tokens_per_s": sum(k / (t1 - t0) for _, k, t0, t1 in spans),

@@ -243,7 +243,7 @@ impl Bert {
         let mut x = product.tensor(x)?;
         for layer in &self.layers {
             let ctx = product.run(&x, &layer.qkv_w, |qkv| {
-                Ok(kernels::attention(qkv, &layer.qkv_b, &lens, self.heads, h))
+                kernels::attention(qkv, &layer.qkv_b, &lens, self.heads, h)
             })?;
             let attn = product.run(&ctx, &layer.out_w, |out| {
                 with_slice(&x, |res| {

@@ -7,6 +7,8 @@
 use candle_transformers::models::bert::HiddenAct;
 use rayon::prelude::*;
 
+use super::long_attention;
+
 /// Rows per rayon task in the row-wise passes: enough work per task to pay for the split.
 const ROWS_PER_TASK: usize = 16;
 
@@ -58,6 +60,37 @@ fn dot8(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + rest
+}
+
+/// `e^x` for each element, in place, for `x <= 0` (softmax after subtracting the row's
+/// maximum). `f32::exp` is a libm call per element, which the compiler cannot vectorise;
+/// at 256 tokens the softmax's 65,536 exponentials per head and layer took more time
+/// than the attention's products. This is the usual reduction `e^x = 2^n * e^r` with
+/// `|r| <= ln 2 / 2` and a degree-7 Taylor polynomial for `e^r` (relative error below
+/// 2e-7, the order of f32 rounding), written as plain arithmetic so it vectorises inside
+/// a pulp dispatch.
+#[inline(always)]
+fn exp_nonpositive(xs: &mut [f32]) {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 split in two, so `n * LN2_HI` is exact for the n that occur.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    for x in xs {
+        // Below -87.3 the result is under f32's normal range: flush to 0 as exp would
+        // (to within 1e-38).
+        let v = x.max(-87.0);
+        let n = (v * LOG2E).round();
+        let r = v - n * LN2_HI - n * LN2_LO;
+        let p = 1.0
+            + r * (1.0
+                + r * (0.5
+                    + r * (1.0 / 6.0
+                        + r * (1.0 / 24.0
+                            + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+        *x = p * scale;
+    }
 }
 
 /// A pass that computes the output rows of a matrix one at a time.
@@ -236,9 +269,18 @@ fn gelu_tanh(x: f32) -> f32 {
 /// Multi-head self-attention of each sequence over its own tokens.
 ///
 /// `qkv` has a row of `3 * h` per token (query, key, value, without their `bias`);
-/// returns the context rows `(tokens, h)`.
-#[must_use]
-pub fn attention(qkv: &[f32], bias: &[f32], lens: &[usize], heads: usize, h: usize) -> Vec<f32> {
+/// returns the context rows `(tokens, h)`. Sequences of at least
+/// [`long_attention::MIN_TOKENS`] go through matrix products instead.
+///
+/// # Errors
+/// A tensor operation of the long path failed.
+pub fn attention(
+    qkv: &[f32],
+    bias: &[f32],
+    lens: &[usize],
+    heads: usize,
+    h: usize,
+) -> candle_core::Result<Vec<f32>> {
     let total: usize = lens.iter().sum();
     let d = h / heads;
     #[allow(clippy::cast_precision_loss)]
@@ -254,7 +296,10 @@ pub fn attention(qkv: &[f32], bias: &[f32], lens: &[usize], heads: usize, h: usi
         first += l;
     }
     let arch = pulp::Arch::new();
-    parts.into_par_iter().for_each(|(out, first, len)| {
+    parts.into_par_iter().try_for_each(|(out, first, len)| {
+        if len >= long_attention::MIN_TOKENS {
+            return long_attention::attend(qkv, bias, heads, h, scale, out, first, len);
+        }
         arch.dispatch(Attend {
             qkv,
             bias,
@@ -265,8 +310,35 @@ pub fn attention(qkv: &[f32], bias: &[f32], lens: &[usize], heads: usize, h: usi
             first,
             len,
         });
-    });
-    out
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Softmax of each row of `len` values of `p`, in place.
+pub fn softmax_rows(p: &mut [f32], len: usize) {
+    pulp::Arch::new().dispatch(SoftmaxRows { p, len });
+}
+
+/// [`softmax_rows`] as a pulp task, so the exponentials vectorise.
+struct SoftmaxRows<'a> {
+    p: &'a mut [f32],
+    len: usize,
+}
+
+impl pulp::WithSimd for SoftmaxRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        for row in self.p.chunks_exact_mut(self.len) {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            row.iter_mut().for_each(|x| *x -= max);
+            exp_nonpositive(row);
+            let inv = 1.0 / sum8(row);
+            row.iter_mut().for_each(|x| *x *= inv);
+        }
+    }
 }
 
 /// Attention of one sequence, as a pulp task for the same reason as [`RowOp`].
@@ -320,12 +392,9 @@ impl pulp::WithSimd for Attend<'_> {
                     *s = dot8(qi, &k[j * d..(j + 1) * d]);
                     max = max.max(*s);
                 }
-                let mut sum = 0f32;
-                for s in &mut p {
-                    *s = (*s - max).exp();
-                    sum += *s;
-                }
-                let inv = 1.0 / sum;
+                p.iter_mut().for_each(|s| *s -= max);
+                exp_nonpositive(&mut p);
+                let inv = 1.0 / sum8(&p);
                 let o = &mut out[i * h + head * d..i * h + (head + 1) * d];
                 for (j, s) in p.iter().enumerate() {
                     let w = s * inv;
@@ -354,6 +423,66 @@ mod tests {
             worst = worst.max((got - want).abs());
         }
         assert!(worst < 1e-6, "max abs error {worst}");
+    }
+
+    #[test]
+    fn exp_matches_libm_in_the_softmax_range() {
+        let mut worst = 0f32;
+        let xs: Vec<f32> = (0..=200_000).map(|i| -(i as f32) * 4.35e-4).collect();
+        let mut got = xs.clone();
+        exp_nonpositive(&mut got);
+        for (x, g) in xs.iter().zip(&got) {
+            let want = x.exp();
+            worst = worst.max((g - want).abs() / want.max(f32::MIN_POSITIVE));
+        }
+        assert!(worst < 3e-7, "max relative error {worst}");
+        let mut edge = vec![0.0, -1e-30, -87.0, -200.0, f32::NEG_INFINITY];
+        exp_nonpositive(&mut edge);
+        assert_eq!(edge[0], 1.0);
+        assert_eq!(edge[1], 1.0);
+        assert!(edge[2] > 0.0 && edge[2] < 2e-38, "{}", edge[2]);
+        assert!(edge[3] < 2e-38 && edge[4] < 2e-38, "{edge:?}");
+    }
+
+    #[test]
+    fn the_product_path_agrees_with_the_per_query_path() {
+        let (h, heads) = (32, 4);
+        let lens = [
+            3,
+            long_attention::MIN_TOKENS + 21,
+            long_attention::MIN_TOKENS,
+        ];
+        let total: usize = lens.iter().sum();
+        let mut seed = 7u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let qkv: Vec<f32> = (0..total * 3 * h).map(|_| 4.0 * next()).collect();
+        let bias: Vec<f32> = (0..3 * h).map(|_| next()).collect();
+        let got = attention(&qkv, &bias, &lens, heads, h).unwrap();
+        // Every sequence through the per-query path.
+        let mut want = vec![0f32; total * h];
+        let mut first = 0;
+        for &len in &lens {
+            pulp::Arch::new().dispatch(Attend {
+                qkv: &qkv,
+                bias: &bias,
+                heads,
+                h,
+                scale: 1.0 / ((h / heads) as f32).sqrt(),
+                out: &mut want[first * h..(first + len) * h],
+                first,
+                len,
+            });
+            first += len;
+        }
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "max abs difference {worst}");
     }
 
     #[test]
@@ -386,7 +515,7 @@ mod tests {
         let (h, heads) = (8, 2);
         let qkv: Vec<f32> = (0..3 * h).map(|i| i as f32).collect();
         let zero = vec![0f32; 3 * h];
-        let out = attention(&qkv, &zero, &[1], heads, h);
+        let out = attention(&qkv, &zero, &[1], heads, h).unwrap();
         assert_eq!(out, qkv[2 * h..].to_vec());
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod inputs;
 pub mod kernels;
+pub mod long_attention;
 pub mod metrics;
 pub mod model;
 pub mod native;
