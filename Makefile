@@ -91,10 +91,10 @@ lint-workflows: $(VENV)/.pipeline ## actionlint (with shellcheck) on .github/wor
 
 check: lint check-out ## Lint and check generated files
 
-# sentence-transformers and torch go into this throwaway venv on first use (about 6 GB).
+# sentence-transformers, torch and onnxruntime go into this throwaway venv on first use (about 6 GB).
 ST_VENV ?= target/bench-venv
 
-bench: models ## Server over HTTP vs sentence-transformers, and the criterion forward pass (not in CI; docs/performance.md)
+bench: models ## Server over HTTP vs sentence-transformers and ONNX Runtime, then the criterion forward pass (not in CI; docs/performance.md)
 	$(CARGO) build --release -p app --bin akidb-embed
 	python3 bench/server_bench.py target/release/akidb-embed .models --st-venv $(ST_VENV) --json target/bench-server.json
 	RAYON_NUM_THREADS=2 $(CARGO) bench -p app --bench forward
