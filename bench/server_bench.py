@@ -223,14 +223,16 @@ def cpu():
 def table(server, refs):
     lines = []
     names = list(refs)
-    head = "| batch | clients | akidb-embed sentences/s | tokens/s | p50 / p99 ms |"
-    sep = "|---:|---:|---:|---:|---:|"
-    for n in names:
-        head += f" {n} sentences/s | p50 ms |"
-        sep += "---:|---:|"
-    if names:
-        head += " ratio to the faster |"
-        sep += "---:|"
+
+    def header(columns, unit):
+        """The header and separator: the server's columns, then each reference's."""
+        head = "| " + " | ".join(columns) + " |"
+        for n in names:
+            head += f" {n} {unit}/s | p50 ms |"
+        if names:
+            head += " ratio to the faster |"
+        return [head, "|" + "---:|" * (head.count("|") - 1)]
+
     by_cell = {n: {(r["batch"], r["concurrency"], r.get("length", 0)): r for r in refs[n]["rows"]} for n in names}
 
     def line(r, first):
@@ -245,7 +247,7 @@ def table(server, refs):
             out += f" **{r['sentences_per_s'] / best:.2f}x** |"
         return out
 
-    lines += [head, sep]
+    lines += header(["batch", "clients", "akidb-embed sentences/s", "tokens/s", "p50 / p99 ms"], "sentences")
     for r in server["rows"]:
         if r.get("length", 0) == 0:
             lines.append(line(r, f"{r['batch']} | {r['concurrency']} | {r['sentences_per_s']:.0f} | "
@@ -253,15 +255,7 @@ def table(server, refs):
     lines.append("")
     lines.append(f"Length (batches of {workload.LENGTH_BATCH} texts, 1 client):")
     lines.append("")
-    head = "| tokens per text | akidb-embed texts/s | tokens/s | p50 / p99 ms |"
-    sep = "|---:|---:|---:|---:|"
-    for n in names:
-        head += f" {n} texts/s | p50 ms |"
-        sep += "---:|---:|"
-    if names:
-        head += " ratio to the faster |"
-        sep += "---:|"
-    lines += [head, sep]
+    lines += header(["tokens per text", "akidb-embed texts/s", "tokens/s", "p50 / p99 ms"], "texts")
     for r in server["rows"]:
         if r.get("length", 0):
             per_text = r["tokens_per_s"] / r["sentences_per_s"]

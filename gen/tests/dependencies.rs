@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use akidb_gen::lint::{self, Context, Index};
 use akidb_gen::objects::{Object, SYNC_WAVE_ANNOTATION};
 use akidb_gen::pipeline::{self, load_str};
-use k8s_openapi::api::networking::v1::NetworkPolicySpec;
+use k8s_openapi::api::networking::v1::{NetworkPolicyPort, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 const APP: &str = r#"
@@ -77,6 +77,15 @@ fn port(p: &IntOrString) -> String {
     }
 }
 
+/// The ports of a rule, comma-separated.
+fn ports(list: Option<&[NetworkPolicyPort]>) -> String {
+    list.unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.port.as_ref().map(port))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `component -> ports` of every egress rule to pods of this namespace.
 fn egress(spec: &NetworkPolicySpec) -> Vec<String> {
     spec.egress
@@ -88,13 +97,7 @@ fn egress(spec: &NetworkPolicySpec) -> Vec<String> {
                 return None;
             }
             let to = instance(peer.pod_selector.as_ref()?.match_labels.as_ref());
-            let ports: Vec<_> = r
-                .ports
-                .iter()
-                .flatten()
-                .filter_map(|p| p.port.as_ref().map(port))
-                .collect();
-            Some(format!("{to}:{}", ports.join(",")))
+            Some(format!("{to}:{}", ports(r.ports.as_deref())))
         })
         .collect()
 }
@@ -105,12 +108,7 @@ fn ingress(spec: &NetworkPolicySpec) -> Vec<String> {
         .iter()
         .flatten()
         .flat_map(|r| {
-            let ports: Vec<_> = r
-                .ports
-                .iter()
-                .flatten()
-                .filter_map(|p| p.port.as_ref().map(port))
-                .collect();
+            let ports = ports(r.ports.as_deref());
             r.from
                 .iter()
                 .flatten()
@@ -119,7 +117,7 @@ fn ingress(spec: &NetworkPolicySpec) -> Vec<String> {
                     format!(
                         "{}:{}",
                         instance(p.pod_selector.as_ref().unwrap().match_labels.as_ref()),
-                        ports.join(",")
+                        ports
                     )
                 })
         })

@@ -10,7 +10,7 @@ use akidb_gen::pipeline;
 use akidb_gen::pipeline::load_str as parse_str;
 use akidb_gen::settings::{Environment, LoadError, Waiver};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -79,8 +79,9 @@ fn deployment(objects: &mut [Object]) -> &mut Deployment {
         .unwrap()
 }
 
-fn container(objects: &mut [Object]) -> &mut Container {
-    &mut deployment(objects)
+/// The pod template's spec of the first Deployment.
+fn pod_spec(objects: &mut [Object]) -> &mut PodSpec {
+    deployment(objects)
         .spec
         .as_mut()
         .unwrap()
@@ -88,7 +89,10 @@ fn container(objects: &mut [Object]) -> &mut Container {
         .spec
         .as_mut()
         .unwrap()
-        .containers[0]
+}
+
+fn container(objects: &mut [Object]) -> &mut Container {
+    &mut pod_spec(objects).containers[0]
 }
 
 #[test]
@@ -405,18 +409,7 @@ fn image_pinned() {
 #[test]
 fn pod_security_rules() {
     assert_fires("pod-non-root", "may run as root", |o| {
-        deployment(o)
-            .spec
-            .as_mut()
-            .unwrap()
-            .template
-            .spec
-            .as_mut()
-            .unwrap()
-            .security_context
-            .as_mut()
-            .unwrap()
-            .run_as_user = Some(0);
+        pod_spec(o).security_context.as_mut().unwrap().run_as_user = Some(0);
     });
     assert_fires(
         "pod-no-privilege-escalation",
@@ -441,14 +434,7 @@ fn pod_security_rules() {
 #[test]
 fn references_exist() {
     assert_fires("references-exist", "ConfigMap `missing-config`", |o| {
-        let pod = deployment(o)
-            .spec
-            .as_mut()
-            .unwrap()
-            .template
-            .spec
-            .as_mut()
-            .unwrap();
+        let pod = pod_spec(o);
         pod.volumes.as_mut().unwrap()[0]
             .config_map
             .as_mut()
@@ -456,15 +442,7 @@ fn references_exist() {
             .name = "missing-config".into();
     });
     assert_fires("references-exist", "ServiceAccount `ghost`", |o| {
-        deployment(o)
-            .spec
-            .as_mut()
-            .unwrap()
-            .template
-            .spec
-            .as_mut()
-            .unwrap()
-            .service_account_name = Some("ghost".into());
+        pod_spec(o).service_account_name = Some("ghost".into());
     });
     assert_fires(
         "references-exist",
@@ -485,14 +463,7 @@ fn references_exist() {
         "references-exist",
         "Secret `db-password` is not declared",
         |o| {
-            let pod = deployment(o)
-                .spec
-                .as_mut()
-                .unwrap()
-                .template
-                .spec
-                .as_mut()
-                .unwrap();
+            let pod = pod_spec(o);
             let secret_volume = pod
                 .volumes
                 .as_mut()
@@ -535,14 +506,7 @@ fn rwo_claim_single_writer() {
                 c.spec.as_mut().unwrap().access_modes = Some(vec!["ReadWriteOnce".into()]);
             }
         }
-        let pod = deployment(o)
-            .spec
-            .as_mut()
-            .unwrap()
-            .template
-            .spec
-            .as_mut()
-            .unwrap();
+        let pod = pod_spec(o);
         for v in pod.volumes.as_mut().unwrap() {
             if let Some(p) = v.persistent_volume_claim.as_mut() {
                 p.read_only = Some(false);
@@ -832,14 +796,7 @@ fn env_names_unique() {
         "env-names-unique",
         "spec.template.spec.containers[0].env[RAYON_NUM_THREADS]: `RAYON_NUM_THREADS` is set more than once in container `server`",
         |o| {
-            let pod = deployment(o)
-                .spec
-                .as_mut()
-                .unwrap()
-                .template
-                .spec
-                .as_mut()
-                .unwrap();
+            let pod = pod_spec(o);
             let env = pod.containers[0].env.as_mut().unwrap();
             let first = env[0].clone();
             env.push(first);
@@ -925,14 +882,7 @@ fn findings_name_init_and_main_containers_by_their_own_lists() {
         (false, "spec.template.spec.containers[0]"),
     ] {
         assert_fires("pod-read-only-root", field, |o| {
-            let pod = deployment(o)
-                .spec
-                .as_mut()
-                .unwrap()
-                .template
-                .spec
-                .as_mut()
-                .unwrap();
+            let pod = pod_spec(o);
             let c = if init {
                 &mut pod.init_containers.as_mut().unwrap()[0]
             } else {

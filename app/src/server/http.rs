@@ -186,8 +186,9 @@ fn prefixes(info: &super::model::ModelInfo) -> Option<serde_json::Value> {
     responses((status = 200, description = "Facts about the server", body = Object)))]
 pub(super) async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
     let e = &state.config.embedding;
+    let folders = state.model_folders();
     let mut others: Vec<ModelId> = state.loaded_ids();
-    others.extend(state.model_folders());
+    others.extend(folders.iter().cloned());
     others.extend(e.models.keys().cloned());
     others.extend(crate::KnownModel::ALL.map(crate::KnownModel::id));
     others.sort();
@@ -220,7 +221,7 @@ pub(super) async fn info(State(state): State<AppState>) -> Json<serde_json::Valu
                     "id": id,
                     "loaded": false,
                     "preloaded": e.preload_models.contains(id),
-                    "available": e.model_dir.join(id.as_str()).join("config.json").is_file(),
+                    "available": folders.contains(id),
                     "dimensions": known.map(crate::KnownModel::dimensions),
                     "max_tokens": state.config.model_facts(id).map(|f| f.max_tokens),
                     "layers": known.map(crate::KnownModel::layers),

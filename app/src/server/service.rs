@@ -220,17 +220,6 @@ pub async fn resolve_model(
     state.model_or_load(id).await
 }
 
-/// The prompt names of a model and the text each puts before an input.
-#[must_use]
-pub fn prompts(model: &ServedModel) -> Vec<(String, String)> {
-    model
-        .info
-        .prompts
-        .iter()
-        .map(|(n, t)| (n.clone(), t.clone()))
-        .collect()
-}
-
 fn prefix(model: &ServedModel, prompt: &Prompt) -> Result<String, EmbedError> {
     let info = &model.info;
     let text = |name: &str| info.prompt(name).map(str::to_owned);
