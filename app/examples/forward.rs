@@ -2,7 +2,7 @@
 //! all-MiniLM-L6-v2 and embeds a fixed batch of short sentences N times.
 //!
 //! ```text
-//! cargo run --release -p app --example forward -- [iterations] [batch]
+//! cargo run --release -p app --example forward -- [iterations] [batch] [pause ms]
 //! valgrind --tool=callgrind target/release/examples/forward 3 32
 //! ```
 //!
@@ -18,6 +18,13 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let iterations: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
+    // Idle time between passes, as a server sees between a client's requests.
+    let pause = std::time::Duration::from_secs_f64(
+        args.next()
+            .and_then(|a| a.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1e3,
+    );
     let (tokenizer, encoder) = workload::load();
     let ids = workload::batch_ids(&tokenizer, batch);
     let sorted: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
@@ -25,6 +32,7 @@ fn main() {
     let mut times = Vec::with_capacity(iterations);
     let mut check = 0f32;
     for _ in 0..iterations {
+        std::thread::sleep(pause);
         let t = Instant::now();
         let out = encoder.embed(&sorted).expect("forward");
         times.push(t.elapsed().as_secs_f64());

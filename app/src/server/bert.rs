@@ -12,25 +12,25 @@
 //!   Rust, vectorised for the CPU at run time, where candle's element-wise operations
 //!   are single-threaded and make one pass each.
 //!
-//! Matrix products stay with candle (its `gemm`).
+//! The dense layers' products run on weights packed at load time ([`super::panels`]).
 
-use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::HiddenAct;
 
 use super::encoder_config::{Architecture, EncoderConfig};
 
 use super::kernels::{self, Norm};
+use super::panels::Packed;
 use super::weights::{Weights, WeightsError};
 
 struct Layer {
-    qkv_w: Tensor,
+    qkv_w: Packed,
     qkv_b: Vec<f32>,
-    out_w: Tensor,
+    out_w: Packed,
     out_b: Vec<f32>,
     attn_norm: Norm,
-    up_w: Tensor,
+    up_w: Packed,
     up_b: Vec<f32>,
-    down_w: Tensor,
+    down_w: Packed,
     down_b: Vec<f32>,
     ffn_norm: Norm,
 }
@@ -51,7 +51,6 @@ pub struct Bert {
     position_offset: usize,
     eps: f32,
     act: HiddenAct,
-    device: Device,
 }
 
 /// Tensor names of one model: Hugging Face's `BertModel` names (the same in
@@ -81,15 +80,15 @@ impl Names<'_> {
     }
 
     /// The `(out, in)` weights of the named linear layers, stacked by rows and
-    /// transposed into one contiguous `(in, sum of out)` matrix; and their biases,
-    /// concatenated.
+    /// transposed into one `(in, sum of out)` matrix, packed for the product; and their
+    /// biases, concatenated.
     fn dense(
         &mut self,
         at: &str,
         names: &[&str],
         out: usize,
         inp: usize,
-    ) -> Result<(Tensor, Vec<f32>), WeightsError> {
+    ) -> Result<(Packed, Vec<f32>), WeightsError> {
         let width = out * names.len();
         let mut w = vec![0f32; inp * width];
         let mut bias = Vec::with_capacity(width);
@@ -103,9 +102,7 @@ impl Names<'_> {
             }
             bias.extend(self.take(&format!("{at}.{n}.bias"), &[out])?);
         }
-        let w = Tensor::from_vec(w, (inp, width), &Device::Cpu)
-            .map_err(|e| WeightsError::Invalid(e.to_string()))?;
-        Ok((w, bias))
+        Ok((Packed::new(&w, inp, width), bias))
     }
 }
 
@@ -192,7 +189,6 @@ impl Bert {
             position_offset: config.position_offset(arch),
             eps,
             act: config.hidden_act,
-            device: Device::Cpu,
         })
     }
 
@@ -236,70 +232,15 @@ impl Bert {
             }
         }
         kernels::norm_rows(&mut x, &self.emb_norm, self.eps);
-        let product = Product {
-            tokens: total,
-            device: &self.device,
-        };
-        let mut x = product.tensor(x)?;
         for layer in &self.layers {
-            let ctx = product.run(&x, &layer.qkv_w, |qkv| {
-                kernels::attention(qkv, &layer.qkv_b, &lens, self.heads, h)
-            })?;
-            let attn = product.run(&ctx, &layer.out_w, |out| {
-                with_slice(&x, |res| {
-                    kernels::add_norm(out, &layer.out_b, res, &layer.attn_norm, self.eps)
-                })
-            })?;
-            let up = product.run(&attn, &layer.up_w, |up| {
-                Ok(kernels::activate(up, &layer.up_b, self.act))
-            })?;
-            x = product.run(&up, &layer.down_w, |down| {
-                with_slice(&attn, |res| {
-                    kernels::add_norm(down, &layer.down_b, res, &layer.ffn_norm, self.eps)
-                })
-            })?;
+            let qkv = layer.qkv_w.product(&x);
+            let ctx = kernels::attention(&qkv, &layer.qkv_b, &lens, self.heads, h)?;
+            let out = layer.out_w.product(&ctx);
+            let attn = kernels::add_norm(&out, &layer.out_b, &x, &layer.attn_norm, self.eps);
+            let up = kernels::activate(&layer.up_w.product(&attn), &layer.up_b, self.act);
+            let down = layer.down_w.product(&up);
+            x = kernels::add_norm(&down, &layer.down_b, &attn, &layer.ffn_norm, self.eps);
         }
-        with_slice(&x, <[f32]>::to_vec)
+        Ok(x)
     }
-}
-
-/// How one forward pass multiplies its activations, one row per token, by the weights.
-struct Product<'a> {
-    tokens: usize,
-    device: &'a Device,
-}
-
-impl Product<'_> {
-    /// A token-major `(tokens, features)` matrix as a tensor, without copying it.
-    fn tensor(&self, data: Vec<f32>) -> candle_core::Result<Tensor> {
-        let features = data.len() / self.tokens;
-        Tensor::from_vec(data, (self.tokens, features), self.device)
-    }
-
-    /// `then(x @ w)` as a tensor, where `x` is `(tokens, in)` and `w` is `(in, out)`.
-    fn run(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        then: impl FnOnce(&[f32]) -> candle_core::Result<Vec<f32>>,
-    ) -> candle_core::Result<Tensor> {
-        let y = x.matmul(w)?;
-        let out = with_slice(&y, then)??;
-        self.tensor(out)
-    }
-}
-
-/// Runs `f` on the contiguous `f32` data of a CPU tensor, without copying it.
-fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    let candle_core::Storage::Cpu(cpu) = &*storage else {
-        candle_core::bail!("the encoder runs on the CPU only");
-    };
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        candle_core::bail!("expected a contiguous tensor");
-    };
-    if t.dtype() != DType::F32 {
-        candle_core::bail!("expected f32, got {:?}", t.dtype());
-    }
-    Ok(f(&cpu.as_slice::<f32>()?[start..end]))
 }

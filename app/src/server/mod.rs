@@ -24,6 +24,7 @@ pub mod model;
 pub mod native;
 pub mod openai;
 pub mod openapi;
+pub mod panels;
 pub mod pooling;
 pub mod queue;
 pub mod sentence_files;

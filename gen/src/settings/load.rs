@@ -122,9 +122,14 @@ const COMPONENT_KEYS: &[&str] = &[
 /// YAML or type errors with their position and setting; a file in the old single-service
 /// shape, with how to write it now.
 pub fn parse_str(text: &str, source_name: &str) -> Result<Environment, LoadError> {
-    check_syntax(text, source_name)?;
-    old_shape(text, source_name)?;
-    parse_typed(text, source_name)
+    // One typed pass for a good file; the passes that explain a bad one run only after it
+    // fails. A file the types accept cannot be in the old shape: `Environment` denies
+    // unknown fields and none of `COMPONENT_KEYS` is one of its own.
+    parse_typed(text, source_name).or_else(|typed| {
+        check_syntax(text, source_name)?;
+        old_shape(text, source_name)?;
+        Err(typed)
+    })
 }
 
 /// Parses a components file (what an environment's `include` names).
@@ -132,8 +137,10 @@ pub fn parse_str(text: &str, source_name: &str) -> Result<Environment, LoadError
 /// # Errors
 /// YAML or type errors with their position and setting.
 pub fn parse_components(text: &str, source_name: &str) -> Result<ComponentsFile, LoadError> {
-    check_syntax(text, source_name)?;
-    parse_typed(text, source_name)
+    parse_typed(text, source_name).or_else(|typed| {
+        check_syntax(text, source_name)?;
+        Err(typed)
+    })
 }
 
 /// An environment written in the single-service shape: say how to write it now, at the
@@ -264,5 +271,31 @@ fn message_only(e: &serde_saphyr::Error) -> String {
     match first.split_once(": ") {
         Some((pos, rest)) if pos.starts_with("line ") => rest.to_owned(),
         _ => first.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::COMPONENT_KEYS;
+
+    /// `parse_str` skips the old-shape check for any file the types accept; that is only
+    /// sound while no old single-service key is also a top-level environment setting.
+    #[test]
+    fn no_old_single_service_key_is_a_top_level_setting() {
+        let schema: serde_json::Value =
+            serde_json::from_str(&crate::schema::environment_schema()).expect("schema is JSON");
+        let top = schema["properties"]
+            .as_object()
+            .expect("the schema lists top-level properties");
+        assert!(
+            top.contains_key("components"),
+            "schema shape changed: {top:?}"
+        );
+        for key in COMPONENT_KEYS {
+            assert!(
+                !top.contains_key(*key),
+                "`{key}` is now a top-level setting; parse_str must check the old shape first"
+            );
+        }
     }
 }
