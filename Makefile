@@ -105,7 +105,7 @@ bench-server: models ## The HTTP sweep of `make bench` alone, without sentence-t
 
 SEED_001 := $(wildcard ../shared/seeds/001_*.txt)
 
-bench-gen: $(HELM) ## Time `gen prod` against `helm template` of the seed-001 chart (needs hyperfine; not in CI)
+bench-gen: $(HELM) ## Time `gen prod` against `helm template` of the seed-001 chart, then how gen grows with components (needs hyperfine; not in CI)
 	@command -v hyperfine >/dev/null || { echo "install hyperfine: apt-get install hyperfine"; exit 1; }
 	@test -n "$(SEED_001)" || { echo "seed 001 not found beside the repository (../shared/seeds)"; exit 1; }
 	$(CARGO) build --release -q -p gen
@@ -116,6 +116,7 @@ bench-gen: $(HELM) ## Time `gen prod` against `helm template` of the seed-001 ch
 		'target/release/gen write --check' \
 		'$(HELM) template akidb target/seed-chart --set autoscaling.enabled=true --set ingress.enabled=true'
 	@cat target/bench-gen.md
+	python3 bench/gen_growth.py target/release/gen
 
 snapshots: ## Review changed manifest snapshots (needs: cargo install cargo-insta)
 	$(CARGO) insta review

@@ -11,7 +11,6 @@ prints a Markdown table: time, time per component, objects and bytes of YAML. Th
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -71,6 +70,17 @@ def time_runs(cmd, runs, cwd):
     return statistics.median(times), min(times), out
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return os.uname().machine
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("gen")
@@ -80,7 +90,7 @@ def main():
     gen = os.path.abspath(args.gen)
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+    print(f"{cpu_model()}, {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.2f}; {args.runs} runs per row\n")
     print("| components | `gen FILE` median ms | min ms | ms per component | objects | YAML KiB |")
     print("|---:|---:|---:|---:|---:|---:|")

@@ -19,6 +19,10 @@ use rayon::prelude::*;
 /// strip by `in`) to pay for a task.
 const ROWS_PER_TASK: usize = 48;
 
+/// From this many rows, tasks own whole rows of the result (at least 4 tasks); below it
+/// they split the columns too, so one sentence keeps every thread busy.
+const DIRECT_ROWS: usize = 4 * ROWS_PER_TASK;
+
 /// Rows in registers at once.
 const R: usize = 6;
 /// Vectors of columns in registers at once: with [`R`] rows, 12 sums, 2 weight vectors
@@ -100,29 +104,50 @@ impl Packed {
             return Vec::new();
         }
         let arch = pulp::Arch::new();
-        // Each task writes one contiguous piece of `tiles`: the tiles of one strip are
-        // stored strip after strip, rows inside.
+        let out = self.out;
+        let mut y = vec![0f32; rows * out];
+        if rows >= DIRECT_ROWS {
+            // Enough rows for every thread: each task owns whole rows of the result and
+            // goes across every strip, writing in place.
+            y.par_chunks_mut(ROWS_PER_TASK * out)
+                .zip(x.par_chunks(ROWS_PER_TASK * inp))
+                .for_each(|(y, x)| {
+                    for (p, weights) in self.data.chunks_exact(inp * strip).enumerate() {
+                        let first = p * strip;
+                        arch.dispatch(Tile {
+                            x,
+                            weights,
+                            inp,
+                            strip,
+                            out: &mut y[first..],
+                            stride: out,
+                            cols: strip.min(out - first),
+                        });
+                    }
+                });
+            return y;
+        }
+        // Few rows: split by strips too. Each task writes one contiguous piece of
+        // `tiles` (a strip's rows, strip after strip), copied into place after.
         let mut tiles = vec![0f32; self.data.len() / inp * rows];
         tiles
             .par_chunks_mut(rows * strip)
             .zip(self.data.par_chunks_exact(inp * strip))
             .for_each(|(tile, weights)| {
                 tile.par_chunks_mut(ROWS_PER_TASK * strip)
-                    .enumerate()
-                    .for_each(|(block, out)| {
-                        let first = block * ROWS_PER_TASK;
-                        let x = &x[first * inp..(first + out.len() / strip) * inp];
+                    .zip(x.par_chunks(ROWS_PER_TASK * inp))
+                    .for_each(|(out, x)| {
                         arch.dispatch(Tile {
                             x,
                             weights,
                             inp,
                             strip,
                             out,
+                            stride: strip,
+                            cols: strip,
                         });
                     });
             });
-        let out = self.out;
-        let mut y = vec![0f32; rows * out];
         y.par_chunks_mut(out * ROWS_PER_TASK)
             .enumerate()
             .for_each(|(block, y)| {
@@ -137,13 +162,17 @@ impl Packed {
     }
 }
 
-/// Some rows of `x` times one strip of weights, into those rows of the strip's tile.
+/// Some rows of `x` times one strip of weights. Row `r` of the result goes to
+/// `out[r * stride..]`, its first `cols` columns (fewer than the strip's in the last strip
+/// of a matrix whose width is not a multiple of it).
 struct Tile<'a> {
     x: &'a [f32],
     weights: &'a [f32],
     inp: usize,
     strip: usize,
     out: &'a mut [f32],
+    stride: usize,
+    cols: usize,
 }
 
 impl pulp::WithSimd for Tile<'_> {
@@ -163,17 +192,29 @@ impl pulp::WithSimd for Tile<'_> {
 /// The tile in blocks of [`R`] rows, the last block shorter; `W` is the strip's width.
 #[inline(always)]
 fn rows<S: Simd, const W: usize>(simd: S, t: Tile<'_>) {
-    let inp = t.inp;
-    for (x, out) in t.x.chunks(R * inp).zip(t.out.chunks_mut(R * W)) {
+    let (inp, stride) = (t.inp, t.stride);
+    let to = Out {
+        stride,
+        cols: t.cols,
+    };
+    for (b, x) in t.x.chunks(R * inp).enumerate() {
+        let out = &mut t.out[b * R * stride..];
         match x.len() / inp {
-            R => block::<S, R, W>(simd, x, t.weights, out),
-            1 => block::<S, 1, W>(simd, x, t.weights, out),
-            2 => block::<S, 2, W>(simd, x, t.weights, out),
-            3 => block::<S, 3, W>(simd, x, t.weights, out),
-            4 => block::<S, 4, W>(simd, x, t.weights, out),
-            _ => block::<S, 5, W>(simd, x, t.weights, out),
+            R => block::<S, R, W>(simd, x, t.weights, out, to),
+            1 => block::<S, 1, W>(simd, x, t.weights, out, to),
+            2 => block::<S, 2, W>(simd, x, t.weights, out, to),
+            3 => block::<S, 3, W>(simd, x, t.weights, out, to),
+            4 => block::<S, 4, W>(simd, x, t.weights, out, to),
+            _ => block::<S, 5, W>(simd, x, t.weights, out, to),
         }
     }
+}
+
+/// Where a block's rows go: one every `stride` floats, `cols` of each written.
+#[derive(Clone, Copy)]
+struct Out {
+    stride: usize,
+    cols: usize,
 }
 
 /// `N` rows of `x` times a strip `W` wide: `N * V` vectors of sums in registers, [`V`]
@@ -184,6 +225,7 @@ fn block<S: Simd, const N: usize, const W: usize>(
     x: &[f32],
     weights: &[f32],
     out: &mut [f32],
+    to: Out,
 ) {
     let inp = x.len() / N;
     let xs: [&[f32]; N] = std::array::from_fn(|r| &x[r * inp..(r + 1) * inp]);
@@ -199,17 +241,28 @@ fn block<S: Simd, const N: usize, const W: usize>(
             }
         }
     }
-    for (acc, out) in acc.iter().zip(out.chunks_exact_mut(W)) {
-        let (out, _) = S::as_mut_simd_f32s(out);
-        for (o, a) in out.iter_mut().zip(acc) {
-            *o = *a;
+    for (r, acc) in acc.iter().enumerate() {
+        let row = &mut out[r * to.stride..];
+        if to.cols == W {
+            let (row, _) = S::as_mut_simd_f32s(&mut row[..W]);
+            for (o, a) in row.iter_mut().zip(acc) {
+                *o = *a;
+            }
+        } else {
+            let mut full = [0f32; W];
+            let (vectors, _) = S::as_mut_simd_f32s(&mut full);
+            for (o, a) in vectors.iter_mut().zip(acc) {
+                *o = *a;
+            }
+            row[..to.cols].copy_from_slice(&full[..to.cols]);
         }
     }
 }
 
 /// Any other vector width: one row at a time, left to the compiler.
 fn plain(t: Tile<'_>) {
-    for (x, out) in t.x.chunks_exact(t.inp).zip(t.out.chunks_exact_mut(t.strip)) {
+    for (r, x) in t.x.chunks_exact(t.inp).enumerate() {
+        let out = &mut t.out[r * t.stride..][..t.cols];
         for (xk, w) in x.iter().zip(t.weights.chunks_exact(t.strip)) {
             for (o, w) in out.iter_mut().zip(w) {
                 *o += xk * w;
@@ -259,7 +312,7 @@ mod tests {
             let w = numbers(inp * out, 7);
             let packed = Packed::new(&w, inp, out);
             assert_eq!(packed.out(), out);
-            for rows in [1, 2, 3, 4, 5, 6, 7, 13, 16, 47, 48, 49, 100] {
+            for rows in [1, 2, 3, 4, 5, 6, 7, 13, 16, 47, 48, 49, 100, 191, 192, 250] {
                 let x = numbers(rows * inp, rows as u64);
                 let got = packed.product(&x);
                 let want = naive(&x, &w, inp, out);
@@ -280,18 +333,18 @@ mod tests {
     #[test]
     fn every_strip_width_gives_the_same_product() {
         // The widths of other CPUs (and the plain loop for widths without a kernel).
-        let (inp, out, rows) = (40, 70, 9);
+        let (inp, out) = (40, 70);
         let w = numbers(inp * out, 3);
-        let x = numbers(rows * inp, 4);
-        let want = naive(&x, &w, inp, out);
-        for strip in [8, 16, 32, 12] {
+        for (strip, rows) in [8, 16, 32, 12].into_iter().flat_map(|s| [(s, 9), (s, 200)]) {
+            let x = numbers(rows * inp, 4);
+            let want = naive(&x, &w, inp, out);
             let got = Packed::with_strip(&w, inp, out, strip).product(&x);
             let worst = got
                 .iter()
                 .zip(&want)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0f32, f32::max);
-            assert!(worst < 1e-4, "strip {strip}: off by {worst}");
+            assert!(worst < 1e-4, "strip {strip}, {rows} rows: off by {worst}");
         }
     }
 

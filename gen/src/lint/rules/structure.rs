@@ -125,7 +125,7 @@ fn label_value(v: &str) -> Result<(), String> {
 fn disjoint_deployments(index: &Index<'_>, f: &mut Findings<'_>) {
     for a in index.pod_owners() {
         for b in index.pod_owners() {
-            if std::ptr::eq(a.metadata, b.metadata) || !selector_matches(a.selector, &b.labels()) {
+            if std::ptr::eq(a.metadata, b.metadata) || !selector_matches(a.selector, b.labels()) {
                 continue;
             }
             f.add(
