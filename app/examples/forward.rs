@@ -2,7 +2,7 @@
 //! all-MiniLM-L6-v2 and embeds a fixed batch of short sentences N times.
 //!
 //! ```text
-//! cargo run --release -p app --example forward -- [iterations] [batch] [pause ms]
+//! cargo run --release -p app --example forward -- [iterations] [batch] [pause ms] [tokens per text]
 //! valgrind --tool=callgrind target/release/examples/forward 3 32
 //! ```
 //!
@@ -26,7 +26,9 @@ fn main() {
             / 1e3,
     );
     let (tokenizer, encoder) = workload::load();
-    let ids = workload::batch_ids(&tokenizer, batch);
+    // Texts of about this many tokens each (0: single sentences).
+    let tokens: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let ids = workload::long_batch_ids(&tokenizer, batch, tokens);
     let sorted: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
     let tokens: usize = sorted.iter().map(|s| s.len()).sum();
     let mut times = Vec::with_capacity(iterations);

@@ -40,17 +40,30 @@ pub fn load() -> (TextTokenizer, Encoder) {
 /// A sentence does not tokenize.
 #[must_use]
 pub fn batch_ids(tokenizer: &TextTokenizer, batch: usize) -> Vec<Vec<u32>> {
+    long_batch_ids(tokenizer, batch, 0)
+}
+
+/// Token ids of `batch` texts of about `tokens` tokens each (consecutive sentences
+/// joined, as `bench/workload.py`'s `text_of`; 0 for single sentences), shortest first.
+///
+/// # Panics
+/// A text does not tokenize.
+#[must_use]
+pub fn long_batch_ids(tokenizer: &TextTokenizer, batch: usize, tokens: usize) -> Vec<Vec<u32>> {
     let sentences: Vec<&str> = SENTENCES.lines().filter(|l| !l.trim().is_empty()).collect();
+    // A sentence is about 12.5 tokens of its own besides [CLS] and [SEP].
+    let count = if tokens == 0 {
+        1
+    } else {
+        (tokens.saturating_sub(2) * 2).div_ceil(25).max(1)
+    };
     let mut ids: Vec<Vec<u32>> = (0..batch)
         .map(|i| {
+            let text: Vec<&str> = (0..count)
+                .map(|j| sentences[(i + j) % sentences.len()])
+                .collect();
             tokenizer
-                .encode(
-                    &MODEL.id(),
-                    i,
-                    sentences[i % sentences.len()],
-                    true,
-                    Cut::End,
-                )
+                .encode(&MODEL.id(), i, &text.join(" "), true, Cut::End)
                 .expect("tokenize")
         })
         .collect();
