@@ -19,7 +19,7 @@ fn forward(c: &mut Criterion) {
     let (tokenizer, encoder) = workload::load();
     let mut group = c.benchmark_group("forward");
     for batch in [1usize, 8, 32] {
-        let ids = workload::batch_ids(&tokenizer, batch);
+        let ids = workload::batch_ids(&tokenizer, batch, 0);
         let seqs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new("sentences", batch), &seqs, |b, seqs| {

@@ -28,7 +28,7 @@ fn main() {
     let (tokenizer, encoder) = workload::load();
     // Texts of about this many tokens each (0: single sentences).
     let tokens: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
-    let ids = workload::long_batch_ids(&tokenizer, batch, tokens);
+    let ids = workload::batch_ids(&tokenizer, batch, tokens);
     let sorted: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
     let tokens: usize = sorted.iter().map(|s| s.len()).sum();
     let mut times = Vec::with_capacity(iterations);

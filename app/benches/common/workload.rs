@@ -33,23 +33,14 @@ pub fn load() -> (TextTokenizer, Encoder) {
     }
 }
 
-/// Token ids of `batch` sentences (cycling through the file), shortest first as the
-/// server's batcher orders them.
-///
-/// # Panics
-/// A sentence does not tokenize.
-#[must_use]
-pub fn batch_ids(tokenizer: &TextTokenizer, batch: usize) -> Vec<Vec<u32>> {
-    long_batch_ids(tokenizer, batch, 0)
-}
-
 /// Token ids of `batch` texts of about `tokens` tokens each (consecutive sentences
-/// joined, as `bench/workload.py`'s `text_of`; 0 for single sentences), shortest first.
+/// joined, as `bench/workload.py`'s `text_of`; 0 for single sentences, cycling through
+/// the file), shortest first as the server's batcher orders them.
 ///
 /// # Panics
 /// A text does not tokenize.
 #[must_use]
-pub fn long_batch_ids(tokenizer: &TextTokenizer, batch: usize, tokens: usize) -> Vec<Vec<u32>> {
+pub fn batch_ids(tokenizer: &TextTokenizer, batch: usize, tokens: usize) -> Vec<Vec<u32>> {
     let sentences: Vec<&str> = SENTENCES.lines().filter(|l| !l.trim().is_empty()).collect();
     // A sentence is about 12.5 tokens of its own besides [CLS] and [SEP].
     let count = if tokens == 0 {

@@ -17,7 +17,7 @@ pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
                 p.spec.as_ref().is_some_and(|s| {
                     s.pod_selector
                         .as_ref()
-                        .is_none_or(|sel| selector_matches(sel, &labels))
+                        .is_none_or(|sel| selector_matches(sel, labels))
                         && s.policy_types.iter().flatten().any(|t| t == "Egress")
                 })
             })

@@ -27,7 +27,7 @@ fn dependencies_admitted(index: &Index<'_>, f: &mut Findings<'_>) {
             let selects_caller = spec
                 .pod_selector
                 .as_ref()
-                .is_none_or(|s| selector_matches(s, &caller_labels));
+                .is_none_or(|s| selector_matches(s, caller_labels));
             if !selects_caller {
                 continue;
             }
@@ -49,7 +49,7 @@ fn dependencies_admitted(index: &Index<'_>, f: &mut Findings<'_>) {
                     };
                     for callee in index.pod_owners_selected_by(selector) {
                         for port in &ports {
-                            if !admits(index, &callee, &caller_labels, *port) {
+                            if !admits(index, &callee, caller_labels, *port) {
                                 f.add(
                                     "dependency-admitted",
                                     caller.who(),
@@ -86,7 +86,7 @@ fn admits(
         .flat_map(|c| c.ports.iter().flatten())
         .filter_map(|p| Some((p.name.clone()?, p.container_port)))
         .collect();
-    let policies: Vec<_> = ingress_policies(index, &labels).collect();
+    let policies: Vec<_> = ingress_policies(index, labels).collect();
     if policies.is_empty() {
         return true;
     }
@@ -181,7 +181,7 @@ fn env_names(index: &Index<'_>, f: &mut Findings<'_>) {
 fn policies(index: &Index<'_>, f: &mut Findings<'_>) {
     for owner in index.pod_owners() {
         let labels = owner.labels();
-        let covered = ingress_policies(index, &labels).next().is_some();
+        let covered = ingress_policies(index, labels).next().is_some();
         if !covered {
             f.add(
                 "pods-have-network-policy",

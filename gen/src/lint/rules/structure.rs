@@ -54,10 +54,10 @@ pub(super) fn check(index: &Index<'_>, ctx: &Context, f: &mut Findings<'_>) {
         labels(
             &who,
             "spec.template.metadata.labels",
-            Some(&template_labels),
+            Some(template_labels),
             f,
         );
-        if !selector_matches(d.selector, &template_labels)
+        if !selector_matches(d.selector, template_labels)
             || super::super::index::selector_is_empty(d.selector)
         {
             f.add(
