@@ -292,6 +292,13 @@ mod tests {
         y.into_iter().map(|v| v as f32).collect()
     }
 
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max)
+    }
+
     /// Numbers in [-1, 1) from a fixed linear congruential sequence.
     fn numbers(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
@@ -320,11 +327,7 @@ mod tests {
                 let got = packed.product(&x);
                 let want = naive(&x, &w, inp, out);
                 assert_eq!(got.len(), want.len());
-                let worst = got
-                    .iter()
-                    .zip(&want)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0f32, f32::max);
+                let worst = max_abs_diff(&got, &want);
                 assert!(
                     worst < 1e-4,
                     "{rows} rows of {inp} by {out}: off by {worst}"
@@ -342,11 +345,8 @@ mod tests {
             let x = numbers(rows * inp, 4);
             let want = naive(&x, &w, inp, out);
             let got = Packed::with_strip(&w, inp, out, strip).product(&x);
-            let worst = got
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
+            assert_eq!(got.len(), want.len());
+            let worst = max_abs_diff(&got, &want);
             assert!(worst < 1e-4, "strip {strip}, {rows} rows: off by {worst}");
         }
     }
