@@ -5,14 +5,12 @@
 //!   `(tokens, hidden)` matrix, so the dense layers never multiply padding, and
 //!   attention runs per sequence over its own tokens only (no mask tensor);
 //! - query, key and value are one matrix product with a `(hidden, 3 * hidden)` weight;
-//! - the weights are stored transposed and contiguous, `(in, out)`, as the product wants
-//!   them;
+//! - each dense layer's weights are packed once, at load, in the order the product reads
+//!   them ([`super::panels`]);
 //! - biases are folded into the pass that follows each product (attention, GELU,
 //!   residual + layer norm, in [`super::kernels`]), which run on the rayon pool in plain
 //!   Rust, vectorised for the CPU at run time, where candle's element-wise operations
 //!   are single-threaded and make one pass each.
-//!
-//! The dense layers' products run on weights packed at load time ([`super::panels`]).
 
 use candle_transformers::models::bert::HiddenAct;
 
@@ -79,9 +77,8 @@ impl Names<'_> {
         })
     }
 
-    /// The `(out, in)` weights of the named linear layers, stacked by rows and
-    /// transposed into one `(in, sum of out)` matrix, packed for the product; and their
-    /// biases, concatenated.
+    /// The `(out, in)` weights of the named linear layers, stacked by rows (one row per
+    /// output), packed for the product; and their biases, concatenated.
     fn dense(
         &mut self,
         at: &str,
@@ -90,19 +87,13 @@ impl Names<'_> {
         inp: usize,
     ) -> Result<(Packed, Vec<f32>), WeightsError> {
         let width = out * names.len();
-        let mut w = vec![0f32; inp * width];
+        let mut rows = Vec::with_capacity(width * inp);
         let mut bias = Vec::with_capacity(width);
-        for (part, n) in names.iter().enumerate() {
-            let rows = self.take(&format!("{at}.{n}.weight"), &[out, inp])?;
-            for (o, row) in rows.chunks_exact(inp).enumerate() {
-                let col = part * out + o;
-                for (i, x) in row.iter().enumerate() {
-                    w[i * width + col] = *x;
-                }
-            }
+        for n in names {
+            rows.extend(self.take(&format!("{at}.{n}.weight"), &[out, inp])?);
             bias.extend(self.take(&format!("{at}.{n}.bias"), &[out])?);
         }
-        Ok((Packed::new(&w, inp, width), bias))
+        Ok((Packed::from_output_rows(&rows, inp, width), bias))
     }
 }
 

@@ -55,25 +55,32 @@ impl pulp::WithSimd for StripWidth {
 }
 
 impl Packed {
-    /// Packs `w`, an `(inp, out)` matrix stored row after row, for this CPU.
+    /// Packs the weights of a linear layer as Hugging Face stores them: `w` holds one row
+    /// of `inp` weights per output, `out` rows; the product is `x @ wᵀ`. Packed straight
+    /// from that layout, for this CPU, with no transposed copy in between.
     ///
     /// # Panics
-    /// `w` is not `inp * out` long.
+    /// `w` is not `out * inp` long.
     #[must_use]
-    pub fn new(w: &[f32], inp: usize, out: usize) -> Packed {
+    pub fn from_output_rows(w: &[f32], inp: usize, out: usize) -> Packed {
         Packed::with_strip(w, inp, out, pulp::Arch::new().dispatch(StripWidth))
     }
 
     fn with_strip(w: &[f32], inp: usize, out: usize, strip: usize) -> Packed {
-        assert_eq!(w.len(), inp * out, "weights of {inp} by {out}");
+        assert_eq!(
+            w.len(),
+            out * inp,
+            "weights of {out} outputs by {inp} inputs"
+        );
         let strips = out.div_ceil(strip);
         let mut data = vec![0f32; strips * inp * strip];
         if inp > 0 {
             for (p, dst) in data.chunks_exact_mut(inp * strip).enumerate() {
-                let first = p * strip;
-                let width = strip.min(out - first);
-                for (k, dst) in dst.chunks_exact_mut(strip).enumerate() {
-                    dst[..width].copy_from_slice(&w[k * out + first..][..width]);
+                let rows = &w[p * strip * inp..((p + 1) * strip).min(out) * inp];
+                for (c, row) in rows.chunks_exact(inp).enumerate() {
+                    for (k, v) in row.iter().enumerate() {
+                        dst[k * strip + c] = *v;
+                    }
                 }
             }
         }
@@ -83,12 +90,6 @@ impl Packed {
             out,
             strip,
         }
-    }
-
-    /// Columns of the product.
-    #[must_use]
-    pub fn out(&self) -> usize {
-        self.out
     }
 
     /// `x @ w`, row after row, where `x` holds `x.len() / inp` rows of `inp`.
@@ -278,13 +279,14 @@ fn plain(t: Tile<'_>) {
 mod tests {
     use super::Packed;
 
+    /// `x @ wᵀ` in f64, `w` holding one row of `inp` per output.
     fn naive(x: &[f32], w: &[f32], inp: usize, out: usize) -> Vec<f32> {
         let rows = x.len() / inp;
         let mut y = vec![0f64; rows * out];
         for r in 0..rows {
             for k in 0..inp {
                 for c in 0..out {
-                    y[r * out + c] += f64::from(x[r * inp + k]) * f64::from(w[k * out + c]);
+                    y[r * out + c] += f64::from(x[r * inp + k]) * f64::from(w[c * inp + k]);
                 }
             }
         }
@@ -320,8 +322,7 @@ mod tests {
         // fill panels exactly, leave a partial panel, or are narrower than one.
         for (inp, out) in [(384, 1152), (37, 70), (8, 5), (64, 32)] {
             let w = numbers(inp * out, 7);
-            let packed = Packed::new(&w, inp, out);
-            assert_eq!(packed.out(), out);
+            let packed = Packed::from_output_rows(&w, inp, out);
             for rows in [1, 2, 3, 4, 5, 6, 7, 13, 16, 47, 48, 49, 100, 191, 192, 250] {
                 let x = numbers(rows * inp, rows as u64);
                 let got = packed.product(&x);
@@ -353,7 +354,7 @@ mod tests {
 
     #[test]
     fn no_rows_give_no_output() {
-        let packed = Packed::new(&[1.0; 6], 2, 3);
+        let packed = Packed::from_output_rows(&[1.0; 6], 2, 3);
         assert!(packed.product(&[]).is_empty());
     }
 }
