@@ -212,7 +212,8 @@ pub struct TeiEmbedRequest {
     /// Which end an over-long input loses.
     #[serde(default)]
     truncation_direction: TruncationDirection,
-    /// A key of the model's prompts (e5: `query`, `passage`); no prompt when absent.
+    /// A key of the model's prompts (e5: `query`, `passage`); when absent, the model's
+    /// `default_prompt_name`, and no prompt if it has none.
     prompt_name: Option<String>,
     /// Only the model's own length, unless it was trained for Matryoshka cuts.
     #[schema(minimum = 1, example = 384)]
@@ -277,7 +278,8 @@ pub struct TeiTokenizeRequest {
     #[serde(default = "yes")]
     #[schema(default = true)]
     add_special_tokens: bool,
-    /// A key of the model's prompts, put before each text first.
+    /// A key of the model's prompts, put before each text first; when absent, the model's
+    /// `default_prompt_name`, if it has one.
     prompt_name: Option<String>,
 }
 
