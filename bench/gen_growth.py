@@ -17,6 +17,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import machine  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -70,17 +73,6 @@ def time_runs(cmd, runs, cwd):
     return statistics.median(times), min(times), out
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return os.uname().machine
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("gen")
@@ -90,7 +82,7 @@ def main():
     gen = os.path.abspath(args.gen)
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    print(f"{cpu_model()}, {os.cpu_count()} CPUs; "
+    print(f"{machine.describe()[0]}; "
           f"load average {os.getloadavg()[0]:.2f}; {args.runs} runs per row\n")
     print("| components | `gen FILE` median ms | min ms | ms per component | objects | YAML KiB |")
     print("|---:|---:|---:|---:|---:|---:|")

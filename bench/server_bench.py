@@ -35,6 +35,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import machine  # noqa: E402
 import workload  # noqa: E402
 
 # Pinned so a rerun compares against the same reference (the versions measured in
@@ -206,20 +207,6 @@ def run(args):
     return server, {name: ref.result() for name, ref in refs.items()}
 
 
-def cpu():
-    """CPU model and the vector extensions the kernels may use."""
-    model, flags = "unknown", set()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    wanted = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile"]
-    return model, [f for f in wanted if f in flags]
-
-
 def table(server, refs):
     lines = []
     names = list(refs)
@@ -289,15 +276,14 @@ def main():
     ap.add_argument("--json", help="also write the raw results here")
     args = ap.parse_args()
 
-    model, flags = cpu()
+    host, flags = machine.describe()
     stamp = f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {os.getloadavg()[0]:.2f}"
-    machine = f"{model}, {os.cpu_count()} CPUs, {' '.join(flags) or 'no AVX2'}"
-    log(f"{stamp}; {machine}")
+    log(f"{stamp}; {host}")
     server, refs = run(args)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "cpu_flags": flags, "server": server, "references": refs}, f, indent=1)
-    print(f"{stamp}; {machine}\n")
+            json.dump({"machine": host, "cpu_flags": flags, "server": server, "references": refs}, f, indent=1)
+    print(f"{stamp}; {host}\n")
     print(table(server, refs))
 
 
