@@ -33,14 +33,21 @@ pub const E5_SMALL_V2: Shape = Shape {
 /// The vocabulary: special tokens, the e5 prefix words, and single letters.
 #[must_use]
 pub fn vocab() -> Vec<String> {
-    let mut v: Vec<String> = [
-        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ":", "query", "passage",
-    ]
-    .map(String::from)
-    .to_vec();
+    with_letters(
+        &[
+            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ":", "query", "passage",
+        ],
+        |c| format!("##{c}"),
+    )
+}
+
+/// `words`, then each letter `a`-`z` followed by its `variant` (a continuation or
+/// word-start piece), so any lowercase text tokenizes.
+fn with_letters(words: &[&str], variant: fn(char) -> String) -> Vec<String> {
+    let mut v: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
     for c in 'a'..='z' {
         v.push(c.to_string());
-        v.push(format!("##{c}"));
+        v.push(variant(c));
     }
     v
 }
@@ -164,23 +171,19 @@ pub fn write(root: &Path, name: &str, shape: Shape) {
 /// letters with and without the word-start marker.
 #[must_use]
 pub fn unigram_vocab() -> Vec<String> {
-    let mut v: Vec<String> = [
-        "<s>",
-        "<pad>",
-        "</s>",
-        "<unk>",
-        "\u{2581}",
-        ":",
-        "\u{2581}query",
-        "\u{2581}passage",
-    ]
-    .map(String::from)
-    .to_vec();
-    for c in 'a'..='z' {
-        v.push(c.to_string());
-        v.push(format!("\u{2581}{c}"));
-    }
-    v
+    with_letters(
+        &[
+            "<s>",
+            "<pad>",
+            "</s>",
+            "<unk>",
+            "\u{2581}",
+            ":",
+            "\u{2581}query",
+            "\u{2581}passage",
+        ],
+        |c| format!("\u{2581}{c}"),
+    )
 }
 
 /// A Unigram tokenizer.json over `vocab`, shaped like XLM-RoBERTa's: Metaspace
