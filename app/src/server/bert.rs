@@ -10,7 +10,9 @@
 //! - biases are folded into the pass that follows each product (attention, GELU,
 //!   residual + layer norm, in [`super::kernels`]), which run on the rayon pool in plain
 //!   Rust, vectorised for the CPU at run time, where candle's element-wise operations
-//!   are single-threaded and make one pass each.
+//!   are single-threaded and make one pass each;
+//! - the matrices between products are reused from layer to layer and from pass to
+//!   pass ([`super::scratch`]).
 
 use candle_transformers::models::bert::HiddenAct;
 
@@ -18,6 +20,7 @@ use super::encoder_config::{Architecture, EncoderConfig};
 
 use super::kernels::{self, Norm};
 use super::panels::Packed;
+use super::scratch::Pool;
 use super::weights::{Weights, WeightsError};
 
 struct Layer {
@@ -49,6 +52,8 @@ pub struct Bert {
     position_offset: usize,
     eps: f32,
     act: HiddenAct,
+    /// Intermediate matrices reused by later passes.
+    scratch: Pool,
 }
 
 /// Tensor names of one model: Hugging Face's `BertModel` names (the same in
@@ -180,6 +185,7 @@ impl Bert {
             position_offset: config.position_offset(arch),
             eps,
             act: config.hidden_act,
+            scratch: Pool::default(),
         })
     }
 
@@ -223,15 +229,26 @@ impl Bert {
             }
         }
         kernels::norm_rows(&mut x, &self.emb_norm, self.eps);
+        let mut s = self.scratch.take();
+        let (eps, act) = (self.eps, self.act);
         for layer in &self.layers {
-            let qkv = layer.qkv_w.product(&x);
-            let ctx = kernels::attention(&qkv, &layer.qkv_b, &lens, self.heads, h)?;
-            let out = layer.out_w.product(&ctx);
-            let attn = kernels::add_norm(&out, &layer.out_b, &x, &layer.attn_norm, self.eps);
-            let up = kernels::activate(&layer.up_w.product(&attn), &layer.up_b, self.act);
-            let down = layer.down_w.product(&up);
-            x = kernels::add_norm(&down, &layer.down_b, &attn, &layer.ffn_norm, self.eps);
+            layer.qkv_w.product_into(&x, &mut s.qkv);
+            kernels::attention(&s.qkv, &layer.qkv_b, &lens, self.heads, h, &mut s.ctx)?;
+            layer.out_w.product_into(&s.ctx, &mut s.out);
+            kernels::add_norm(&s.out, &layer.out_b, &x, &layer.attn_norm, eps, &mut s.attn);
+            layer.up_w.product_into(&s.attn, &mut s.up);
+            kernels::activate(&mut s.up, &layer.up_b, act);
+            layer.down_w.product_into(&s.up, &mut s.down);
+            kernels::add_norm(
+                &s.down,
+                &layer.down_b,
+                &s.attn,
+                &layer.ffn_norm,
+                eps,
+                &mut x,
+            );
         }
+        self.scratch.give(s);
         Ok(x)
     }
 }

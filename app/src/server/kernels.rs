@@ -8,6 +8,7 @@ use candle_transformers::models::bert::HiddenAct;
 use rayon::prelude::*;
 
 use super::long_attention;
+use super::scratch::fit;
 
 /// Rows per rayon task in the row-wise passes: enough work per task to pay for the split.
 const ROWS_PER_TASK: usize = 16;
@@ -190,10 +191,17 @@ impl RowOp for AddNorm<'_> {
     }
 }
 
-/// `layer_norm(x + bias + residual)` row by row, into a new matrix.
-#[must_use]
-pub fn add_norm(x: &[f32], bias: &[f32], residual: &[f32], norm: &Norm, eps: f32) -> Vec<f32> {
-    let mut out = vec![0f32; residual.len()];
+/// `layer_norm(x + bias + residual)` row by row, into `out` (resized; what it held is
+/// overwritten).
+pub fn add_norm(
+    x: &[f32],
+    bias: &[f32],
+    residual: &[f32],
+    norm: &Norm,
+    eps: f32,
+    out: &mut Vec<f32>,
+) {
+    fit(out, residual.len());
     let op = AddNorm {
         x,
         bias,
@@ -201,21 +209,20 @@ pub fn add_norm(x: &[f32], bias: &[f32], residual: &[f32], norm: &Norm, eps: f32
         norm,
         eps,
     };
-    par_rows(&mut out, bias.len(), &op);
-    out
+    par_rows(out, bias.len(), &op);
 }
 
 struct Activate<'a> {
-    x: &'a [f32],
     bias: &'a [f32],
     act: HiddenAct,
 }
 
 impl RowOp for Activate<'_> {
     #[inline(always)]
-    fn row(&self, t: usize, out: &mut [f32]) {
-        let n = out.len();
-        add_into(out, &self.x[t * n..(t + 1) * n], self.bias);
+    fn row(&self, _: usize, out: &mut [f32]) {
+        for (o, b) in out.iter_mut().zip(self.bias) {
+            *o += b;
+        }
         match self.act {
             HiddenAct::Gelu => out.iter_mut().for_each(|o| *o = gelu_erf(*o)),
             HiddenAct::GeluApproximate => out.iter_mut().for_each(|o| *o = gelu_tanh(*o)),
@@ -224,12 +231,9 @@ impl RowOp for Activate<'_> {
     }
 }
 
-/// `act(x + bias)` row by row, into a new matrix.
-#[must_use]
-pub fn activate(x: &[f32], bias: &[f32], act: HiddenAct) -> Vec<f32> {
-    let mut out = vec![0f32; x.len()];
-    par_rows(&mut out, bias.len(), &Activate { x, bias, act });
-    out
+/// In place, row by row: `x = act(x + bias)`.
+pub fn activate(x: &mut [f32], bias: &[f32], act: HiddenAct) {
+    par_rows(x, bias.len(), &Activate { bias, act });
 }
 
 /// `erf(x)` for `f32`: the rational approximation of Eigen and XLA (a few ulp), without
@@ -269,8 +273,9 @@ fn gelu_tanh(x: f32) -> f32 {
 /// Multi-head self-attention of each sequence over its own tokens.
 ///
 /// `qkv` has a row of `3 * h` per token (query, key, value, without their `bias`);
-/// returns the context rows `(tokens, h)`. Sequences of at least
-/// [`long_attention::MIN_TOKENS`] go through matrix products instead.
+/// the context rows `(tokens, h)` go to `out` (resized; what it held is overwritten).
+/// Sequences of at least [`long_attention::MIN_TOKENS`] go through matrix products
+/// instead.
 ///
 /// # Errors
 /// A tensor operation of the long path failed.
@@ -280,12 +285,13 @@ pub fn attention(
     lens: &[usize],
     heads: usize,
     h: usize,
-) -> candle_core::Result<Vec<f32>> {
+    out: &mut Vec<f32>,
+) -> candle_core::Result<()> {
     let total: usize = lens.iter().sum();
     let d = h / heads;
     #[allow(clippy::cast_precision_loss)]
     let scale = 1.0 / (d as f32).sqrt();
-    let mut out = vec![0f32; total * h];
+    fit(out, total * h);
     // Split the output by sequence, then run the sequences in parallel.
     let mut parts = Vec::with_capacity(lens.len());
     let (mut rest, mut first) = (out.as_mut_slice(), 0);
@@ -311,8 +317,7 @@ pub fn attention(
             len,
         });
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 /// Softmax of each row of `len` values of `p`, in place.
@@ -396,6 +401,7 @@ impl pulp::WithSimd for Attend<'_> {
                 exp_nonpositive(&mut p);
                 let inv = 1.0 / sum8(&p);
                 let o = &mut out[i * h + head * d..i * h + (head + 1) * d];
+                o.fill(0.0);
                 for (j, s) in p.iter().enumerate() {
                     let w = s * inv;
                     for (o, x) in o.iter_mut().zip(&v[j * d..(j + 1) * d]) {
@@ -460,7 +466,14 @@ mod tests {
         };
         let qkv: Vec<f32> = (0..total * 3 * h).map(|_| 4.0 * next()).collect();
         let bias: Vec<f32> = (0..3 * h).map(|_| next()).collect();
-        let got = attention(&qkv, &bias, &lens, heads, h).unwrap();
+        // Over a buffer of NaNs: every element must be written, none accumulated.
+        let mut got = vec![f32::NAN; 5];
+        attention(&qkv, &bias, &lens, heads, h, &mut got).unwrap();
+        assert_eq!(got.len(), total * h);
+        assert!(
+            got.iter().all(|v| v.is_finite()),
+            "an element kept its old value"
+        );
         // Every sequence through the per-query path.
         let mut want = vec![0f32; total * h];
         let mut first = 0;
@@ -502,7 +515,8 @@ mod tests {
             (HiddenAct::GeluApproximate, t.gelu().unwrap()),
             (HiddenAct::Relu, t.relu().unwrap()),
         ] {
-            let got = activate(&xs, &zero, act);
+            let mut got = xs.clone();
+            activate(&mut got, &zero, act);
             let want = want.to_vec1::<f32>().unwrap();
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-6, "{act:?}: {g} vs {w}");
@@ -515,7 +529,8 @@ mod tests {
         let (h, heads) = (8, 2);
         let qkv: Vec<f32> = (0..3 * h).map(|i| i as f32).collect();
         let zero = vec![0f32; 3 * h];
-        let out = attention(&qkv, &zero, &[1], heads, h).unwrap();
+        let mut out = vec![f32::NAN; 3 * h];
+        attention(&qkv, &zero, &[1], heads, h, &mut out).unwrap();
         assert_eq!(out, qkv[2 * h..].to_vec());
     }
 }

@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod panels;
 pub mod pooling;
 pub mod queue;
+pub mod scratch;
 pub mod sentence_files;
 pub mod service;
 pub mod settings;

@@ -15,6 +15,8 @@
 use pulp::Simd;
 use rayon::prelude::*;
 
+use super::scratch::fit;
+
 /// Rows of `x` per rayon task when the columns are split too: a multiple of [`R`], and
 /// enough arithmetic (48 rows by a strip by `in`) to pay for a task.
 const ROWS_PER_TASK: usize = 48;
@@ -98,15 +100,26 @@ impl Packed {
     /// `x` is not a whole number of rows, or the weights have no rows.
     #[must_use]
     pub fn product(&self, x: &[f32]) -> Vec<f32> {
+        let mut y = Vec::new();
+        self.product_into(x, &mut y);
+        y
+    }
+
+    /// [`Packed::product`] into `y`, which is resized to the result and whose old
+    /// contents are all overwritten (so a buffer from an earlier product costs no zeroing).
+    ///
+    /// # Panics
+    /// `x` is not a whole number of rows, or the weights have no rows.
+    pub fn product_into(&self, x: &[f32], y: &mut Vec<f32>) {
         let (inp, strip) = (self.inp, self.strip);
         assert!(inp > 0 && x.len() % inp == 0, "rows of {inp}");
         let rows = x.len() / inp;
+        let out = self.out;
+        fit(y, rows * out);
         if rows == 0 {
-            return Vec::new();
+            return;
         }
         let arch = pulp::Arch::new();
-        let out = self.out;
-        let mut y = vec![0f32; rows * out];
         if rows >= DIRECT_ROWS {
             // Enough rows for every thread: each task owns whole rows of the result and
             // goes across every strip, writing in place; four tasks per thread of equal
@@ -129,7 +142,7 @@ impl Packed {
                         });
                     }
                 });
-            return y;
+            return;
         }
         // Few rows: split by strips too. Each task writes one contiguous piece of
         // `tiles` (a strip's rows, strip after strip), copied into place after.
@@ -162,7 +175,6 @@ impl Packed {
                     }
                 }
             });
-        y
     }
 }
 
@@ -267,6 +279,7 @@ fn block<S: Simd, const N: usize, const W: usize>(
 fn plain(t: Tile<'_>) {
     for (r, x) in t.x.chunks_exact(t.inp).enumerate() {
         let out = &mut t.out[r * t.stride..][..t.cols];
+        out.fill(0.0);
         for (xk, w) in x.iter().zip(t.weights.chunks_exact(t.strip)) {
             for (o, w) in out.iter_mut().zip(w) {
                 *o += xk * w;
@@ -294,10 +307,13 @@ mod tests {
         y.into_iter().map(|v| v as f32).collect()
     }
 
+    /// The largest difference, infinite where either side is NaN (which `f32::max`
+    /// alone would skip).
     fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         a.iter()
             .zip(b)
             .map(|(a, b)| (a - b).abs())
+            .map(|d| if d.is_nan() { f32::INFINITY } else { d })
             .fold(0f32, f32::max)
     }
 
@@ -349,6 +365,28 @@ mod tests {
             assert_eq!(got.len(), want.len());
             let worst = max_abs_diff(&got, &want);
             assert!(worst < 1e-4, "strip {strip}, {rows} rows: off by {worst}");
+        }
+    }
+
+    #[test]
+    fn a_reused_buffer_is_overwritten_whatever_it_held() {
+        // Stale NaNs would show through any element the product failed to write; the
+        // buffer starts longer, then shorter, than each result.
+        let (inp, out) = (40, 70);
+        let w = numbers(inp * out, 5);
+        for strip in [8, 16, 32, 12] {
+            let packed = Packed::with_strip(&w, inp, out, strip);
+            for (rows, held) in [(9, 2000), (200, 50), (9, 20_000), (250, 0)] {
+                let x = numbers(rows * inp, 6);
+                let mut y = vec![f32::NAN; held];
+                packed.product_into(&x, &mut y);
+                assert_eq!(y.len(), rows * out);
+                let worst = max_abs_diff(&y, &naive(&x, &w, inp, out));
+                assert!(
+                    worst < 1e-4,
+                    "strip {strip}, {rows} rows over {held}: off by {worst}"
+                );
+            }
         }
     }
 
