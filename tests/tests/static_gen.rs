@@ -5,7 +5,7 @@
 //! `make test` builds it first; without it the tests fail saying how to get it.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 
 use e2e::root;
 
@@ -79,47 +79,44 @@ fn the_static_gen_needs_no_loader_and_no_shared_library() {
     assert!(program_header_types(&me).contains(&PT_INTERP));
 }
 
-#[test]
-fn the_static_gen_prints_what_is_committed_and_finds_everything_fresh() {
-    let binary = static_gen();
-    let out = Command::new(&binary)
-        .arg("prod")
+/// Runs the static gen in the repository root.
+fn run(args: &[&str]) -> Output {
+    Command::new(static_gen())
+        .args(args)
         .current_dir(root())
         .output()
-        .expect("run the static gen");
+        .expect("run the static gen")
+}
+
+fn assert_success(out: &Output) {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn the_static_gen_prints_what_is_committed_and_finds_everything_fresh() {
+    let out = run(&["prod"]);
+    assert_success(&out);
     let committed = std::fs::read(root().join("out/prod.yaml")).expect("out/prod.yaml");
     assert!(
         out.stdout == committed,
         "the static gen's `prod` differs from out/prod.yaml"
     );
-
     // Every environment and example, rendered and compared with the committed files.
-    let check = Command::new(&binary)
-        .args(["write", "--check"])
-        .current_dir(root())
-        .output()
-        .expect("run the static gen");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_success(&run(&["write", "--check"]));
 }
 
 #[test]
-fn the_static_gen_reports_bad_input_as_the_default_build_does() {
-    let out = Command::new(static_gen())
-        .arg("no-such-environment")
-        .current_dir(root())
-        .output()
-        .expect("run the static gen");
+fn the_static_gen_refuses_bad_input_on_stderr_with_a_failing_status() {
+    let out = run(&["no-such-environment"]);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "nothing half-written on stdout");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("no-such-environment"), "{stderr}");
+    assert!(
+        stderr.contains("unknown environment `no-such-environment`"),
+        "{stderr}"
+    );
 }

@@ -47,7 +47,8 @@ pub struct Pool {
 impl Pool {
     /// 16 MiB of floats: a batch of 32 sentences with MiniLM's sizes needs about 8.
     const KEEP_FLOATS: usize = 4 << 20;
-    /// Passes that run at once; more sets than that are never reused.
+    /// Sets kept. A model's passes run one at a time on its compute thread, so one set
+    /// is reused; a second covers passes that overlap, when two threads share an encoder.
     const KEEP_SETS: usize = 2;
 
     /// A set left by an earlier pass, or an empty one.
