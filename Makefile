@@ -28,7 +28,7 @@ gen: ## Print prod's manifests (ENV=dev|staging|prod|path to pick another)
 
 # gen as one statically linked executable: no program loader and no shared library to map
 # at start, and the whole program optimised as one unit (fat LTO, one codegen unit):
-# about a third less time per run than the default build, for a build twice as long
+# about 30% less time per run than the default build, for a build twice as long
 # (docs/performance.md). glibc's static libraries come with its development package
 # (libc6-dev), wherever gcc is. RUSTFLAGS with --target reach only gen and its
 # dependencies, not proc-macros or build scripts.
