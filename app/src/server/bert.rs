@@ -232,13 +232,13 @@ impl Bert {
         let mut s = self.scratch.take();
         let (eps, act) = (self.eps, self.act);
         for layer in &self.layers {
-            layer.qkv_w.product_into(&x, &mut s.qkv);
+            layer.qkv_w.product_into(&x, &mut s.qkv, &mut s.tiles);
             kernels::attention(&s.qkv, &layer.qkv_b, &lens, self.heads, h, &mut s.ctx)?;
-            layer.out_w.product_into(&s.ctx, &mut s.out);
+            layer.out_w.product_into(&s.ctx, &mut s.out, &mut s.tiles);
             kernels::add_norm(&s.out, &layer.out_b, &x, &layer.attn_norm, eps, &mut s.attn);
-            layer.up_w.product_into(&s.attn, &mut s.up);
+            layer.up_w.product_into(&s.attn, &mut s.up, &mut s.tiles);
             kernels::activate(&mut s.up, &layer.up_b, act);
-            layer.down_w.product_into(&s.up, &mut s.down);
+            layer.down_w.product_into(&s.up, &mut s.down, &mut s.tiles);
             kernels::add_norm(
                 &s.down,
                 &layer.down_b,

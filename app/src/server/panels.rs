@@ -100,17 +100,19 @@ impl Packed {
     /// `x` is not a whole number of rows, or the weights have no rows.
     #[must_use]
     pub fn product(&self, x: &[f32]) -> Vec<f32> {
-        let mut y = Vec::new();
-        self.product_into(x, &mut y);
+        let (mut y, mut tiles) = (Vec::new(), Vec::new());
+        self.product_into(x, &mut y, &mut tiles);
         y
     }
 
     /// [`Packed::product`] into `y`, which is resized to the result and whose old
     /// contents are all overwritten (so a buffer from an earlier product costs no zeroing).
+    /// `tiles` holds each strip's share of the result when the rows are few; it is
+    /// resized and overwritten the same way.
     ///
     /// # Panics
     /// `x` is not a whole number of rows, or the weights have no rows.
-    pub fn product_into(&self, x: &[f32], y: &mut Vec<f32>) {
+    pub fn product_into(&self, x: &[f32], y: &mut Vec<f32>, tiles: &mut Vec<f32>) {
         let (inp, strip) = (self.inp, self.strip);
         assert!(inp > 0 && x.len() % inp == 0, "rows of {inp}");
         let rows = x.len() / inp;
@@ -146,7 +148,7 @@ impl Packed {
         }
         // Few rows: split by strips too. Each task writes one contiguous piece of
         // `tiles` (a strip's rows, strip after strip), copied into place after.
-        let mut tiles = vec![0f32; self.data.len() / inp * rows];
+        fit(tiles, self.data.len() / inp * rows);
         tiles
             .par_chunks_mut(rows * strip)
             .zip(self.data.par_chunks_exact(inp * strip))
@@ -376,10 +378,11 @@ mod tests {
         let w = numbers(inp * out, 5);
         for strip in [8, 16, 32, 12] {
             let packed = Packed::with_strip(&w, inp, out, strip);
-            for (rows, held) in [(9, 2000), (200, 50), (9, 20_000), (250, 0)] {
+            for (rows, held) in [(9, 2000), (200, 50), (9, 20_000), (250, 0), (9, 3)] {
                 let x = numbers(rows * inp, 6);
                 let mut y = vec![f32::NAN; held];
-                packed.product_into(&x, &mut y);
+                let mut tiles = vec![f32::NAN; held * 2];
+                packed.product_into(&x, &mut y, &mut tiles);
                 assert_eq!(y.len(), rows * out);
                 let worst = max_abs_diff(&y, &naive(&x, &w, inp, out));
                 assert!(

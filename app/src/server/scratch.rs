@@ -23,12 +23,20 @@ pub struct Scratch {
     pub up: Vec<f32>,
     /// The feed-forward block's product back to the hidden size.
     pub down: Vec<f32>,
+    /// The products' per-strip results when the rows are few ([`super::panels`]).
+    pub tiles: Vec<f32>,
 }
 
 impl Scratch {
     fn floats(&self) -> usize {
         [
-            &self.qkv, &self.ctx, &self.out, &self.attn, &self.up, &self.down,
+            &self.qkv,
+            &self.ctx,
+            &self.out,
+            &self.attn,
+            &self.up,
+            &self.down,
+            &self.tiles,
         ]
         .iter()
         .map(|v| v.capacity())
