@@ -3,21 +3,43 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Container, PersistentVolumeClaim, PodSpec, PodTemplateSpec, Service,
 };
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::by_label::ByLabel;
 use crate::objects::Object;
 
-/// The objects of one render, with typed accessors.
-#[derive(Debug, Clone, Copy)]
+/// The objects of one render, with typed accessors. The lookups the rules make per pod
+/// owner or per selector are tables built here once, so that linting grows with the
+/// number of objects rather than with its square.
+#[derive(Debug, Clone)]
 pub struct Index<'a> {
     /// Every object.
     pub objects: &'a [Object],
+    /// Every pod owner, in emission order.
+    owners: Vec<PodOwner<'a>>,
+    /// Positions in `owners` under every pair of their pod template labels.
+    owner_labels: ByLabel<'a>,
+    /// Every NetworkPolicy that has a spec, in emission order.
+    policies: Vec<(&'a NetworkPolicy, &'a NetworkPolicySpec)>,
+    /// Positions in `policies`, each under one pair its podSelector requires: the pair
+    /// fewest pod owners carry, so that the fewest pods it does not select look at it.
+    policy_labels: ByLabel<'a>,
+    /// Positions in `policies` whose podSelector requires no pair (none, empty, or
+    /// expressions only): they are checked against every pod.
+    policies_unlabelled: Vec<usize>,
+    /// Positions in `objects` by name (unnamed: ""), whatever their kind: few objects
+    /// share a name.
+    named: BTreeMap<&'a str, Vec<usize>>,
+    /// The first autoscaler with a spec that targets each kind and name.
+    autoscaler_by_target: BTreeMap<(&'a str, &'a str), &'a HorizontalPodAutoscaler>,
 }
 
 macro_rules! by_kind {
@@ -33,18 +55,84 @@ macro_rules! by_kind {
             })
         }
     };
+    ($fn:ident, $named:ident, $variant:ident, $ty:ty) => {
+        by_kind!($fn, $variant, $ty);
+
+        /// The objects of this kind named `name` (`None`: the unnamed ones), in emission
+        /// order.
+        pub fn $named<'s>(&'s self, name: Option<&'s str>) -> impl Iterator<Item = &'a $ty> + 's {
+            self.named(<$ty as Resource>::KIND, name).filter_map(|o| {
+                if let Object::$variant(x) = o {
+                    Some(x)
+                } else {
+                    None
+                }
+            })
+        }
+    };
 }
 
 impl<'a> Index<'a> {
     /// Indexes `objects`.
     #[must_use]
     pub fn new(objects: &'a [Object]) -> Index<'a> {
-        Index { objects }
+        let owners: Vec<PodOwner<'a>> = objects.iter().filter_map(PodOwner::of).collect();
+        let mut owner_labels = ByLabel::default();
+        for (i, owner) in owners.iter().enumerate() {
+            for (k, v) in owner.labels() {
+                owner_labels.file(k, v, i);
+            }
+        }
+        let policies: Vec<_> = objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::NetworkPolicy(p) => Some((p, p.spec.as_ref()?)),
+                _ => None,
+            })
+            .collect();
+        let mut policy_labels = ByLabel::default();
+        let mut policies_unlabelled = Vec::new();
+        for (i, (_, spec)) in policies.iter().enumerate() {
+            let rarest = spec
+                .pod_selector
+                .as_ref()
+                .and_then(|s| s.match_labels.as_ref())
+                .and_then(|m| m.iter().min_by_key(|(k, v)| owner_labels.get(k, v).len()));
+            match rarest {
+                Some((k, v)) => policy_labels.file(k, v, i),
+                None => policies_unlabelled.push(i),
+            }
+        }
+        let mut named: BTreeMap<_, Vec<usize>> = BTreeMap::new();
+        for (i, o) in objects.iter().enumerate() {
+            named.entry(o.name()).or_default().push(i);
+        }
+        let mut autoscaler_by_target = BTreeMap::new();
+        for o in objects {
+            if let Object::HorizontalPodAutoscaler(h) = o
+                && let Some(spec) = &h.spec
+            {
+                let target = &spec.scale_target_ref;
+                autoscaler_by_target
+                    .entry((target.kind.as_str(), target.name.as_str()))
+                    .or_insert(h);
+            }
+        }
+        Index {
+            objects,
+            owners,
+            owner_labels,
+            policies,
+            policy_labels,
+            policies_unlabelled,
+            named,
+            autoscaler_by_target,
+        }
     }
 
     by_kind!(deployments, Deployment, Deployment);
-    by_kind!(stateful_sets, StatefulSet, StatefulSet);
-    by_kind!(services, Service, Service);
+    by_kind!(stateful_sets, stateful_sets_named, StatefulSet, StatefulSet);
+    by_kind!(services, services_named, Service, Service);
     by_kind!(
         autoscalers,
         HorizontalPodAutoscaler,
@@ -60,7 +148,12 @@ impl<'a> Index<'a> {
         Ingress,
         k8s_openapi::api::networking::v1::Ingress
     );
-    by_kind!(claims, PersistentVolumeClaim, PersistentVolumeClaim);
+    by_kind!(
+        claims,
+        claims_named,
+        PersistentVolumeClaim,
+        PersistentVolumeClaim
+    );
     by_kind!(
         config_maps,
         ConfigMap,
@@ -71,11 +164,7 @@ impl<'a> Index<'a> {
         ServiceAccount,
         k8s_openapi::api::core::v1::ServiceAccount
     );
-    by_kind!(
-        network_policies,
-        NetworkPolicy,
-        k8s_openapi::api::networking::v1::NetworkPolicy
-    );
+    by_kind!(network_policies, NetworkPolicy, NetworkPolicy);
     by_kind!(
         quotas,
         ResourceQuota,
@@ -89,31 +178,47 @@ impl<'a> Index<'a> {
 
     /// Every object that runs pods from a template (Deployments, StatefulSets), in
     /// emission order.
-    pub fn pod_owners(&self) -> impl Iterator<Item = PodOwner<'a>> + 'a {
-        self.objects.iter().filter_map(|o| match o {
-            Object::Deployment(d) => PodOwner::of_deployment(d),
-            Object::StatefulSet(s) => PodOwner::of_stateful_set(s),
-            _ => None,
-        })
+    pub fn pod_owners(&self) -> impl Iterator<Item = PodOwner<'a>> + '_ {
+        self.owners.iter().copied()
     }
 
-    /// Whether an object of `kind` named `name` is emitted.
+    /// The objects of `kind` named `name` (`None`: the unnamed ones), in emission order.
+    fn named<'s>(
+        &'s self,
+        kind: &'s str,
+        name: Option<&'s str>,
+    ) -> impl Iterator<Item = &'a Object> + 's {
+        self.filed_as(name.unwrap_or_default())
+            .filter(move |o| o.kind() == kind && o.metadata().name.as_deref() == name)
+    }
+
+    /// The objects whose `Object::name` is `name` (unnamed ones read as ""), in emission
+    /// order.
+    fn filed_as(&self, name: &str) -> impl Iterator<Item = &'a Object> + '_ {
+        self.named
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.objects[i])
+    }
+
+    /// Whether an object of `kind` named `name` is emitted (unnamed ones read as "").
     #[must_use]
     pub fn has(&self, kind: &str, name: &str) -> bool {
-        self.objects
-            .iter()
-            .any(|o| o.kind() == kind && o.name() == name)
+        self.filed_as(name).any(|o| o.kind() == kind)
+    }
+
+    /// The first pod owner of `kind` named `name`.
+    #[must_use]
+    pub fn pod_owner(&self, kind: &str, name: &str) -> Option<PodOwner<'a>> {
+        self.named(kind, Some(name)).find_map(PodOwner::of)
     }
 
     /// The autoscaler that targets `owner`, if any.
     #[must_use]
     pub fn autoscaler_of(&self, owner: &PodOwner<'_>) -> Option<&'a HorizontalPodAutoscaler> {
         let name = owner.metadata.name.as_deref()?;
-        self.autoscalers().find(|h| {
-            h.spec.as_ref().is_some_and(|s| {
-                s.scale_target_ref.kind == owner.kind && s.scale_target_ref.name == name
-            })
-        })
+        self.autoscaler_by_target.get(&(owner.kind, name)).copied()
     }
 
     /// Fewest and most replicas `owner` can run with: its autoscaler's range, or its fixed
@@ -127,30 +232,65 @@ impl<'a> Index<'a> {
         (n, n)
     }
 
-    /// Pod owners whose pods `selector` selects.
+    /// The pod owners whose pod labels hold every pair of `pairs`, and maybe others: the
+    /// candidates a selector with these matchLabels is checked against. Without pairs,
+    /// every owner.
+    fn owners_with<'s>(
+        &'s self,
+        pairs: &BTreeMap<String, String>,
+    ) -> impl Iterator<Item = PodOwner<'a>> + 's {
+        let (listed, all) = match self.owner_labels.rarest(pairs) {
+            Some(listed) => (listed, 0..0),
+            None => (&[][..], 0..self.owners.len()),
+        };
+        listed.iter().copied().chain(all).map(|i| self.owners[i])
+    }
+
+    /// Pod owners whose pods `selector` selects, in emission order.
     pub fn pod_owners_selected_by<'s>(
-        &self,
+        &'s self,
         selector: &'s LabelSelector,
-    ) -> impl Iterator<Item = PodOwner<'a>> + 's
-    where
-        'a: 's,
-    {
-        self.pod_owners()
+    ) -> impl Iterator<Item = PodOwner<'a>> + 's {
+        self.owners_with(selector.match_labels.as_ref().unwrap_or(&NO_ENTRIES))
             .filter(move |o| selector_matches(selector, o.labels()))
     }
 
-    /// Pod owners whose pods a plain label map (a Service selector) selects.
+    /// Pod owners whose pods a plain label map (a Service selector) selects, in emission
+    /// order.
     pub fn pod_owners_matching<'s>(
-        &self,
+        &'s self,
         selector: &'s BTreeMap<String, String>,
-    ) -> impl Iterator<Item = PodOwner<'a>> + 's
-    where
-        'a: 's,
-    {
-        self.pod_owners().filter(move |o| {
+    ) -> impl Iterator<Item = PodOwner<'a>> + 's {
+        self.owners_with(selector).filter(move |o| {
             let labels = o.labels();
             selector.iter().all(|(k, v)| labels.get(k) == Some(v))
         })
+    }
+
+    /// The NetworkPolicies whose podSelector selects pods labelled `labels` (no podSelector
+    /// selects every pod), with their specs, in emission order. Policies without a spec
+    /// select nothing.
+    pub fn network_policies_selecting<'s>(
+        &'s self,
+        labels: &'s BTreeMap<String, String>,
+    ) -> impl Iterator<Item = (&'a NetworkPolicy, &'a NetworkPolicySpec)> + 's {
+        let mut candidates: Vec<usize> = labels
+            .iter()
+            .flat_map(|(k, v)| self.policy_labels.get(k, v))
+            .chain(&self.policies_unlabelled)
+            .copied()
+            .collect();
+        // Each policy is filed once, under one pair or as unlabelled, so there are no
+        // duplicates to remove; sorting restores emission order.
+        candidates.sort_unstable();
+        candidates
+            .into_iter()
+            .map(|i| self.policies[i])
+            .filter(move |(_, spec)| {
+                spec.pod_selector
+                    .as_ref()
+                    .is_none_or(|s| selector_matches(s, labels))
+            })
     }
 }
 
@@ -179,6 +319,16 @@ pub struct PodOwner<'a> {
 }
 
 impl<'a> PodOwner<'a> {
+    /// The view of a Deployment or StatefulSet (none for other kinds, or without a spec).
+    #[must_use]
+    pub fn of(o: &'a Object) -> Option<Self> {
+        match o {
+            Object::Deployment(d) => PodOwner::of_deployment(d),
+            Object::StatefulSet(s) => PodOwner::of_stateful_set(s),
+            _ => None,
+        }
+    }
+
     /// The view of a Deployment (none without a spec).
     #[must_use]
     pub fn of_deployment(d: &'a Deployment) -> Option<Self> {
@@ -220,8 +370,8 @@ impl<'a> PodOwner<'a> {
         display(self.kind, self.metadata.name.as_ref())
     }
 
-    /// The labels of the pod template. Borrowed: selectors are matched against every
-    /// owner, and a copy per match made rendering grow faster than the components.
+    /// The labels of the pod template. Borrowed: selectors are matched against many
+    /// owners, and a copy per match made rendering grow faster than the components.
     #[must_use]
     pub fn labels(&self) -> &'a BTreeMap<String, String> {
         self.template
@@ -420,17 +570,4 @@ pub fn pulls_models(c: &Container) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::quantity_value;
-
-    #[test]
-    fn quantities_become_numbers() {
-        assert_eq!(quantity_value("500m"), Some(0.5));
-        assert_eq!(quantity_value("2"), Some(2.0));
-        assert_eq!(quantity_value("1.5Gi"), Some(1.5 * 1_073_741_824.0));
-        assert_eq!(quantity_value("1e3"), Some(1000.0));
-        assert_eq!(quantity_value("10G"), Some(1e10));
-        assert_eq!(quantity_value("two"), None);
-        assert_eq!(quantity_value(""), None);
-    }
-}
+mod tests;

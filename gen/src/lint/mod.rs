@@ -3,6 +3,7 @@
 //! read-write volume shared by autoscaled pods). They run on every render; errors stop it,
 //! warnings go to stderr, and an environment may waive a rule only with a written reason.
 
+mod by_label;
 mod index;
 mod rules;
 mod waivers;

@@ -3,7 +3,7 @@
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::super::index::{display, pulls_models, selector_matches};
+use super::super::index::{display, pulls_models};
 use super::{Findings, Index};
 use crate::settings::models::port_of_url;
 
@@ -12,15 +12,9 @@ pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
         let Some(pod) = d.pod_spec() else { continue };
         let labels = d.labels();
         let policies: Vec<&NetworkPolicy> = index
-            .network_policies()
-            .filter(|p| {
-                p.spec.as_ref().is_some_and(|s| {
-                    s.pod_selector
-                        .as_ref()
-                        .is_none_or(|sel| selector_matches(sel, labels))
-                        && s.policy_types.iter().flatten().any(|t| t == "Egress")
-                })
-            })
+            .network_policies_selecting(labels)
+            .filter(|(_, s)| s.policy_types.iter().flatten().any(|t| t == "Egress"))
+            .map(|(p, _)| p)
             .collect();
         if policies.is_empty() {
             continue;

@@ -22,15 +22,7 @@ pub(super) fn check(index: &Index<'_>, f: &mut Findings<'_>) {
 fn dependencies_admitted(index: &Index<'_>, f: &mut Findings<'_>) {
     for caller in index.pod_owners() {
         let caller_labels = caller.labels();
-        for policy in index.network_policies() {
-            let Some(spec) = &policy.spec else { continue };
-            let selects_caller = spec
-                .pod_selector
-                .as_ref()
-                .is_none_or(|s| selector_matches(s, caller_labels));
-            if !selects_caller {
-                continue;
-            }
+        for (policy, spec) in index.network_policies_selecting(caller_labels) {
             for rule in spec.egress.iter().flatten() {
                 let ports: Vec<i32> = rule
                     .ports
@@ -121,8 +113,8 @@ fn admits(
 fn headless_services(index: &Index<'_>, f: &mut Findings<'_>) {
     for owner in index.pod_owners().filter(|o| o.kind == "StatefulSet") {
         let Some(set) = index
-            .stateful_sets()
-            .find(|s| s.metadata.name.as_deref() == owner.metadata.name.as_deref())
+            .stateful_sets_named(owner.metadata.name.as_deref())
+            .next()
         else {
             continue;
         };
@@ -132,14 +124,13 @@ fn headless_services(index: &Index<'_>, f: &mut Findings<'_>) {
             .and_then(|s| s.service_name.clone())
             .unwrap_or_default();
         let labels = owner.labels();
-        let headless = index.services().find(|s| {
-            s.metadata.name.as_deref() == Some(name.as_str())
-                && s.spec.as_ref().is_some_and(|spec| {
-                    spec.cluster_ip.as_deref() == Some("None")
-                        && spec.selector.as_ref().is_some_and(|sel| {
-                            !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
-                        })
-                })
+        let headless = index.services_named(Some(&name)).find(|s| {
+            s.spec.as_ref().is_some_and(|spec| {
+                spec.cluster_ip.as_deref() == Some("None")
+                    && spec.selector.as_ref().is_some_and(|sel| {
+                        !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+                    })
+            })
         });
         if headless.is_none() {
             f.add(
@@ -194,19 +185,16 @@ fn policies(index: &Index<'_>, f: &mut Findings<'_>) {
 }
 
 /// The specs of the NetworkPolicies that select pods labelled `labels` for ingress.
-fn ingress_policies<'a>(
-    index: &Index<'a>,
-    labels: &'a std::collections::BTreeMap<String, String>,
-) -> impl Iterator<Item = &'a NetworkPolicySpec> + 'a {
+fn ingress_policies<'i, 'a>(
+    index: &'i Index<'a>,
+    labels: &'i std::collections::BTreeMap<String, String>,
+) -> impl Iterator<Item = &'a NetworkPolicySpec> + 'i {
     index
-        .network_policies()
-        .filter_map(|p| p.spec.as_ref())
-        .filter(move |s| {
-            s.pod_selector
+        .network_policies_selecting(labels)
+        .map(|(_, s)| s)
+        .filter(|s| {
+            s.policy_types
                 .as_ref()
-                .is_none_or(|sel| selector_matches(sel, labels))
-                && s.policy_types
-                    .as_ref()
-                    .is_none_or(|t| t.iter().any(|t| t == "Ingress"))
+                .is_none_or(|t| t.iter().any(|t| t == "Ingress"))
         })
 }

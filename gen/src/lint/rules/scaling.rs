@@ -31,9 +31,7 @@ fn autoscalers(index: &Index<'_>, f: &mut Findings<'_>) {
             );
         }
         let target = &spec.scale_target_ref;
-        let Some(d) = index.pod_owners().find(|d| {
-            target.kind == d.kind && d.metadata.name.as_deref() == Some(target.name.as_str())
-        }) else {
+        let Some(d) = index.pod_owner(&target.kind, &target.name) else {
             f.add(
                 "hpa-target-exists",
                 who,
@@ -138,10 +136,7 @@ fn shared_claims(index: &Index<'_>, f: &mut Findings<'_>) {
             let Some(pvc) = &v.persistent_volume_claim else {
                 continue;
             };
-            let Some(claim) = index
-                .claims()
-                .find(|c| c.metadata.name.as_deref() == Some(pvc.claim_name.as_str()))
-            else {
+            let Some(claim) = index.claims_named(Some(&pvc.claim_name)).next() else {
                 continue;
             };
             let modes = access_modes(claim);

@@ -124,8 +124,8 @@ fn label_value(v: &str) -> Result<(), String> {
 /// their own, and each would scale the other's pods away.
 fn disjoint_deployments(index: &Index<'_>, f: &mut Findings<'_>) {
     for a in index.pod_owners() {
-        for b in index.pod_owners() {
-            if std::ptr::eq(a.metadata, b.metadata) || !selector_matches(a.selector, b.labels()) {
+        for b in index.pod_owners_selected_by(a.selector) {
+            if std::ptr::eq(a.metadata, b.metadata) {
                 continue;
             }
             f.add(

@@ -119,10 +119,7 @@ fn ingresses(index: &Index<'_>, f: &mut Findings<'_>) {
             let Some(target) = &backend.service else {
                 continue;
             };
-            let Some(svc) = index
-                .services()
-                .find(|s| s.metadata.name.as_deref() == Some(target.name.as_str()))
-            else {
+            let Some(svc) = index.services_named(Some(&target.name)).next() else {
                 f.add(
                     "ingress-backend-exists",
                     who.clone(),
