@@ -24,7 +24,7 @@ Emulation checks correctness, not speed: Bochs runs a few tens of millions of
 instructions a second. The emulation takes 10-15 minutes on 2 cores, after the builds.
 
 Usage: avx512_emulated.py [--models DIR] [--work DIR] [--cpu MODEL] [--timeout S]
-Needs (Debian): apt-get install bochs bochsbios cpio genisoimage isolinux
+Needs (Debian): apt-get install bochs bochs-term bochsbios cpio genisoimage isolinux
 syslinux-common busybox-static; the kernel is fetched with `apt-get download`.
 """
 
@@ -48,7 +48,7 @@ AVX512_FLAGS = ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]
 # The tests of the code that pulp dispatches (libtest filters: module paths).
 TEST_FILTERS = ["server::panels", "server::kernels", "server::long_attention",
                 "server::pooling", "server::scratch", "server::simd", "server::bert"]
-INSTALL = ("apt-get install bochs bochsbios cpio genisoimage isolinux "
+INSTALL = ("apt-get install bochs bochs-term bochsbios cpio genisoimage isolinux "
            "syslinux-common busybox-static")
 # What the serial console shows between these markers is ours, not the kernel's.
 MARK = "@@avx512@@"
