@@ -16,6 +16,7 @@ use pulp::Simd;
 use rayon::prelude::*;
 
 use super::scratch::fit;
+use super::simd;
 
 /// Rows of `x` per rayon task when the columns are split too: a multiple of [`R`], and
 /// enough arithmetic (48 rows by a strip by `in`) to pay for a task.
@@ -44,18 +45,6 @@ pub struct Packed {
     strip: usize,
 }
 
-/// [`V`] vectors of the widest instructions the CPU has, in floats.
-struct StripWidth;
-
-impl pulp::WithSimd for StripWidth {
-    type Output = usize;
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) -> usize {
-        (V * S::F32_LANES).max(8)
-    }
-}
-
 impl Packed {
     /// Packs the weights of a linear layer as Hugging Face stores them: `w` holds one row
     /// of `inp` weights per output, `out` rows; the product is `x @ wᵀ`. Packed straight
@@ -65,7 +54,7 @@ impl Packed {
     /// `w` is not `out * inp` long.
     #[must_use]
     pub fn from_output_rows(w: &[f32], inp: usize, out: usize) -> Packed {
-        Packed::with_strip(w, inp, out, pulp::Arch::new().dispatch(StripWidth))
+        Packed::with_strip(w, inp, out, (V * simd::lanes()).max(8))
     }
 
     fn with_strip(w: &[f32], inp: usize, out: usize, strip: usize) -> Packed {
@@ -293,6 +282,7 @@ fn plain(t: Tile<'_>) {
 #[cfg(test)]
 mod tests {
     use super::Packed;
+    use crate::server::test_numbers::numbers;
 
     /// `x @ wᵀ` in f64, `w` holding one row of `inp` per output.
     fn naive(x: &[f32], w: &[f32], inp: usize, out: usize) -> Vec<f32> {
@@ -317,21 +307,6 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .map(|d| if d.is_nan() { f32::INFINITY } else { d })
             .fold(0f32, f32::max)
-    }
-
-    /// Numbers in [-1, 1) from a fixed linear congruential sequence.
-    fn numbers(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                #[allow(clippy::cast_precision_loss)]
-                let v = (s >> 40) as f32 / (1u64 << 24) as f32;
-                v * 2.0 - 1.0
-            })
-            .collect()
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Which vector instructions the kernels run with on this CPU, for the start-up log.
+//! Which vector instructions the kernels run with on this CPU: the width
+//! [`super::panels`] packs its weights for, and the name the start-up log gives it.
 //!
 //! [`super::panels`] and [`super::kernels`] pick their code at run time through
 //! `pulp`, so the same binary runs AVX-512 on one machine and AVX2 on the next. An
@@ -19,10 +20,16 @@ impl pulp::WithSimd for Lanes {
     }
 }
 
+/// Floats per vector of the widest instructions the kernels use on this CPU.
+#[must_use]
+pub fn lanes() -> usize {
+    pulp::Arch::new().dispatch(Lanes)
+}
+
 /// The instruction set the kernels use on this CPU, as its users name it.
 #[must_use]
 pub fn instructions() -> &'static str {
-    name(std::env::consts::ARCH, pulp::Arch::new().dispatch(Lanes))
+    name(std::env::consts::ARCH, lanes())
 }
 
 fn name(arch: &str, lanes: usize) -> &'static str {
