@@ -78,19 +78,7 @@ mod tests {
 
     use super::{MIN_TOKENS, attend};
     use crate::server::kernels::softmax_rows;
-
-    /// Numbers in [-0.5, 0.5) from a fixed linear congruential sequence.
-    fn numbers(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                #[allow(clippy::cast_precision_loss)]
-                let v = (s >> 8) as f32 / (1u32 << 24) as f32;
-                v - 0.5
-            })
-            .collect()
-    }
+    use crate::server::test_numbers::numbers;
 
     fn worst(a: &[f32], b: &[f64]) -> f64 {
         a.iter()

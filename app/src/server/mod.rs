@@ -35,6 +35,8 @@ pub mod shutdown;
 pub mod simd;
 pub mod state;
 pub mod tei;
+#[cfg(test)]
+mod test_numbers;
 pub mod threads;
 pub mod weights;
 
