@@ -97,7 +97,7 @@ test: tools models image gen-static ## Run the whole test suite (installs its to
 
 # The AVX-512 kernels on an emulated Skylake-X (Bochs, Debian's kernel): this machine
 # kind is often AVX2-only, and pulp picks AVX-512 at run time on the Xeons users rent.
-test-avx512: models ## The server's AVX-512 code on an emulated CPU: kernel tests, then the reference vectors over HTTP (10-20 min; scripts/avx512_emulated.py)
+test-avx512: models ## The server's AVX-512 code on an emulated CPU: kernel tests, then the reference vectors over HTTP (10-15 min; scripts/avx512_emulated.py)
 	python3 scripts/avx512_emulated.py --models .models
 
 fmt: ## Format the code
