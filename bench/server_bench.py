@@ -27,6 +27,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -87,8 +88,21 @@ class Client:
         return out["usage"]["prompt_tokens"]
 
 
+def kernels(metrics_port):
+    """The vector instructions the server's kernels chose, from its akidb_build_info."""
+    conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=10)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    for line in text.splitlines():
+        m = re.match(r'akidb_build_info\{.*simd="([^"]+)".*\} 1$', line)
+        if m:
+            return m.group(1)
+    sys.exit("the server's /metrics has no akidb_build_info line naming its kernels")
+
+
 def start_server(args):
-    """Starts the server; returns (process, port, config file, ready seconds, idle MiB)."""
+    """Starts the server; returns (process, port, config file, ready seconds, idle MiB,
+    kernels)."""
     port, metrics_port = free_port(), free_port()
     env = dict(os.environ, AKIDB_MODEL_DIR=args.model_dir, AKIDB_REST_PORT=str(port),
                AKIDB_HOST="127.0.0.1", RAYON_NUM_THREADS=str(args.threads), RUST_LOG="warn")
@@ -112,8 +126,9 @@ def start_server(args):
         sys.exit("server not ready within 60 s")
     time.sleep(1.0)
     idle_rss = status_mib(proc.pid, "VmRSS")
-    log(f"akidb-embed: ready in {ready_s:.2f} s, {idle_rss:.0f} MiB resident when idle")
-    return proc, port, cfg.name, ready_s, idle_rss
+    simd = kernels(metrics_port)
+    log(f"akidb-embed: ready in {ready_s:.2f} s, {idle_rss:.0f} MiB resident when idle, {simd} kernels")
+    return proc, port, cfg.name, ready_s, idle_rss, simd
 
 
 def st_python(venv):
@@ -176,7 +191,7 @@ def cells():
 
 
 def run(args):
-    proc, port, cfg, ready_s, idle_rss = start_server(args)
+    proc, port, cfg, ready_s, idle_rss, simd = start_server(args)
     refs = {}
     try:
         if not args.no_st:
@@ -202,7 +217,7 @@ def run(args):
         os.unlink(cfg)
         for ref in refs.values():
             ref.close()
-    server = {"name": "akidb-embed (over HTTP)", "ready_s": ready_s, "idle_rss_mib": idle_rss,
+    server = {"name": "akidb-embed (over HTTP)", "ready_s": ready_s, "idle_rss_mib": idle_rss, "simd": simd,
               "peak_rss_mib": peak_rss, "exit": proc.returncode, "rows": rows}
     return server, {name: ref.result() for name, ref in refs.items()}
 
@@ -254,8 +269,9 @@ def table(server, refs):
         if "single" in refs[n]:
             single += f"; {n} {refs[n]['single']['p50_ms']:.2f} ms in-process"
     lines.append(single + ".")
-    lines.append(f"akidb-embed: ready in {server['ready_s']:.2f} s; resident memory {server['idle_rss_mib']:.0f} MiB "
-                 f"idle with the model loaded, {server['peak_rss_mib']:.0f} MiB peak; exit {server['exit']} after SIGTERM.")
+    lines.append(f"akidb-embed: {server['simd']} kernels; ready in {server['ready_s']:.2f} s; resident memory "
+                 f"{server['idle_rss_mib']:.0f} MiB idle with the model loaded, {server['peak_rss_mib']:.0f} MiB peak; "
+                 f"exit {server['exit']} after SIGTERM.")
     for n in names:
         r = refs[n]
         lines.append(f"{n}: {r['name']}, {r['threads']} threads, in-process, one call at a time; "

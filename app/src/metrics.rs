@@ -22,6 +22,11 @@ pub mod labels {
     pub const MODEL: &str = "model";
     /// Histogram bucket upper bound, on `_bucket` samples only.
     pub const LE: &str = "le";
+    /// The server's version, e.g. `0.1.0`.
+    pub const VERSION: &str = "version";
+    /// The vector instructions the server's kernels chose for this CPU: `AVX-512`,
+    /// `AVX2+FMA`, `SSE2`, `NEON` or `scalar`.
+    pub const SIMD: &str = "simd";
 }
 
 /// The `route` of a request that matched no route.
@@ -286,8 +291,18 @@ pub const READY: Gauge = Gauge {
     labels: &[],
 };
 
+/// Always 1, with labels saying what runs: the server's version and the vector
+/// instructions its kernels chose for the node's CPU when it started. Pods of one
+/// Deployment can land on CPUs of different generations; this tells a slow pod on an
+/// older CPU from a slow pod with a problem (`count by (simd) (akidb_build_info)`).
+pub const BUILD_INFO: Gauge = Gauge {
+    name: "akidb_build_info",
+    help: "Always 1; the server's version and the vector instructions its kernels use",
+    labels: &[labels::VERSION, labels::SIMD],
+};
+
 /// Every metric the server exports, in exposition order.
-pub const ALL: [Metric; 13] = [
+pub const ALL: [Metric; 14] = [
     Metric::Counter(&HTTP_REQUESTS),
     Metric::Histogram(&HTTP_REQUEST_DURATION),
     Metric::Histogram(&QUEUE_WAIT),
@@ -301,6 +316,7 @@ pub const ALL: [Metric; 13] = [
     Metric::Gauge(&MODEL_LOAD_SECONDS),
     Metric::Counter(&MODEL_LOAD_FAILURES),
     Metric::Gauge(&READY),
+    Metric::Gauge(&BUILD_INFO),
 ];
 
 #[cfg(test)]

@@ -147,6 +147,16 @@ fn metrics_under_traffic_expose_exactly_the_contract() {
         let line = format!("{failures}{{{}=\"{model}\"}} {count}", labels::MODEL);
         assert!(text.contains(&line), "missing {line} in\n{text}");
     }
+    // The process says which kernels it chose: the same as this machine's detection.
+    let info = format!(
+        "{}{{{}=\"{}\",{}=\"{}\"}} 1",
+        metrics::BUILD_INFO.series(),
+        labels::VERSION,
+        env!("CARGO_PKG_VERSION"),
+        labels::SIMD,
+        app::server::simd::instructions()
+    );
+    assert!(text.contains(&info), "missing {info} in\n{text}");
 }
 
 #[test]

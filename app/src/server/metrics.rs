@@ -38,6 +38,15 @@ pub struct ModelLabels {
     pub model: String,
 }
 
+/// Labels of the build-info gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct BuildLabels {
+    /// The server's version.
+    pub version: &'static str,
+    /// The kernels' vector instructions ([`super::simd::instructions`]).
+    pub simd: &'static str,
+}
+
 // Written by hand rather than derived so the label names are the contract's constants:
 // renaming one there renames it here.
 impl EncodeLabelSet for RequestLabels {
@@ -51,6 +60,13 @@ impl EncodeLabelSet for RequestLabels {
 impl EncodeLabelSet for RouteLabels {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
         (labels::ROUTE, self.route.as_str()).encode(encoder.encode_label())
+    }
+}
+
+impl EncodeLabelSet for BuildLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        (labels::VERSION, self.version).encode(encoder.encode_label())?;
+        (labels::SIMD, self.simd).encode(encoder.encode_label())
     }
 }
 
@@ -91,6 +107,8 @@ pub struct Metrics {
     pub model_load_failures: Family<ModelLabels, Counter>,
     /// 1 when `/health/ready` answers 200.
     pub ready: Gauge,
+    /// 1, labelled with the version and the kernels' instructions.
+    pub build_info: Family<BuildLabels, Gauge>,
 }
 
 fn histogram(def: &contract::Histogram) -> Histogram {
@@ -128,7 +146,9 @@ impl Metrics {
             model_load_seconds: Family::default(),
             model_load_failures: Family::default(),
             ready: Gauge::default(),
+            build_info: Family::default(),
         };
+        metrics.build_info.get_or_create(&Self::build()).set(1);
         // The known models' failure series exist from the start, so an alert on their
         // increase fires on the first failure; other models' appear with it.
         for id in crate::KnownModel::ALL {
@@ -193,7 +213,17 @@ impl Metrics {
             self.model_load_failures.clone(),
         );
         r.register(READY.name, READY.help, self.ready.clone());
+        r.register(BUILD_INFO.name, BUILD_INFO.help, self.build_info.clone());
         self
+    }
+
+    /// This server's build-info labels.
+    #[must_use]
+    pub fn build() -> BuildLabels {
+        BuildLabels {
+            version: env!("CARGO_PKG_VERSION"),
+            simd: super::simd::instructions(),
+        }
     }
 
     /// The Prometheus text exposition of every metric.
@@ -243,6 +273,14 @@ mod tests {
                 contract::BATCH_SIZE.bucket()
             ),
             format!(r#"{failures}{{{model}="e5-small-v2"}} 0"#),
+            format!(
+                r#"{}{{{}="{}",{}="{}"}} 1"#,
+                contract::BUILD_INFO.series(),
+                labels::VERSION,
+                env!("CARGO_PKG_VERSION"),
+                labels::SIMD,
+                crate::server::simd::instructions(),
+            ),
         ] {
             assert!(text.contains(&line), "missing {line} in\n{text}");
         }

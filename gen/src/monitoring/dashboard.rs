@@ -300,6 +300,20 @@ fn by_model_quantiles(mut chart: Chart, h: &Histogram, server: &Selector) -> Cha
     chart
 }
 
+/// The `q` quantile of `h` by the kernels' instructions: each pod's buckets take the
+/// `simd` label of that pod's build-info series.
+fn by_kernels(q: f64, h: &Histogram, server: &Selector) -> String {
+    format!(
+        "histogram_quantile({q}, sum {} ({} * on ({}, {}) group_left ({}) {}))",
+        by(&[server_labels::SIMD, server_labels::LE]),
+        rate(server.of(&h.bucket())),
+        labels::NAMESPACE,
+        labels::POD,
+        server_labels::SIMD,
+        server.of(metrics::BUILD_INFO.series())
+    )
+}
+
 fn charts(scope: &Scope, objectives: &Objectives) -> Vec<Chart> {
     let server = scope.server();
     let embedding = server
@@ -462,10 +476,16 @@ fn charts(scope: &Scope, objectives: &Objectives) -> Vec<Chart> {
             Chart::new(
                 "Forward pass duration",
                 "s",
-                "Time of one forward pass, by model.",
+                "Time of one forward pass, by model, and its median by the vector \
+                 instructions the pods' kernels chose for their nodes' CPUs (akidb_build_info): \
+                 pods on CPUs without AVX-512, or without AVX2, are slower.",
             ),
             &metrics::BATCH_DURATION,
             &server,
+        )
+        .query(
+            by_kernels(0.5, &metrics::BATCH_DURATION, &server),
+            format!("p50 {{{{{}}}}}", server_labels::SIMD),
         ),
         Chart::new(
             "Ready pods",
