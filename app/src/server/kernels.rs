@@ -292,17 +292,33 @@ pub fn attention(
     #[allow(clippy::cast_precision_loss)]
     let scale = 1.0 / (d as f32).sqrt();
     fit(out, total * h);
-    // Split the output by sequence, then run the sequences in parallel.
-    let mut parts = Vec::with_capacity(lens.len());
+    // Split the output by sequence, then run the sequences in parallel. With fewer
+    // sequences than threads (one sentence), short sequences are split by query rows
+    // too, so every thread has work: each piece computes its sequence's keys and values,
+    // a fraction of the work of its queries.
+    let pieces = rayon::current_num_threads().div_ceil(lens.len()).max(1);
+    let mut parts = Vec::with_capacity(lens.len() * pieces);
     let (mut rest, mut first) = (out.as_mut_slice(), 0);
     for &l in lens {
-        let (o, r) = rest.split_at_mut(l * h);
-        parts.push((o, first, l));
+        let (mut o, r) = rest.split_at_mut(l * h);
         rest = r;
+        let rows = if l >= long_attention::MIN_TOKENS {
+            l
+        } else {
+            l.div_ceil(pieces).max(MIN_QUERY_ROWS)
+        };
+        let mut q0 = 0;
+        while q0 < l {
+            let n = rows.min(l - q0);
+            let (piece, tail) = o.split_at_mut(n * h);
+            parts.push((piece, first, l, q0));
+            o = tail;
+            q0 += n;
+        }
         first += l;
     }
     let arch = pulp::Arch::new();
-    parts.into_par_iter().try_for_each(|(out, first, len)| {
+    parts.into_par_iter().try_for_each(|(out, first, len, q0)| {
         if len >= long_attention::MIN_TOKENS {
             return long_attention::attend(qkv, bias, heads, h, scale, out, first, len);
         }
@@ -315,10 +331,15 @@ pub fn attention(
             out,
             first,
             len,
+            q0,
         });
         Ok(())
     })
 }
+
+/// Fewest query rows of a short sequence per parallel piece of [`attention`]: below this,
+/// recomputing the sequence's keys and values for the piece costs more than it spreads.
+const MIN_QUERY_ROWS: usize = 4;
 
 /// Softmax of each row of `len` values of `p`, in place.
 pub fn softmax_rows(p: &mut [f32], len: usize) {
@@ -353,11 +374,13 @@ struct Attend<'a> {
     heads: usize,
     h: usize,
     scale: f32,
-    /// The sequence's context rows.
+    /// Context rows of the sequence's queries `q0..`, one per row.
     out: &'a mut [f32],
     /// Its first token in `qkv`.
     first: usize,
     len: usize,
+    /// The first query, within the sequence.
+    q0: usize,
 }
 
 impl pulp::WithSimd for Attend<'_> {
@@ -374,9 +397,11 @@ impl pulp::WithSimd for Attend<'_> {
             out,
             first,
             len: l,
+            q0,
         } = self;
         let d = h / heads;
-        let mut q = vec![0f32; l * d];
+        let queries = out.len() / h;
+        let mut q = vec![0f32; queries * d];
         let mut k = vec![0f32; l * d];
         let mut v = vec![0f32; l * d];
         let mut p = vec![0f32; l];
@@ -385,12 +410,16 @@ impl pulp::WithSimd for Attend<'_> {
             for t in 0..l {
                 let rows = t * d..(t + 1) * d;
                 let row = &qkv[(first + t) * 3 * h..(first + t + 1) * 3 * h];
-                add_into(&mut q[rows.clone()], &row[qo..qo + d], &bias[qo..qo + d]);
                 add_into(&mut k[rows.clone()], &row[ko..ko + d], &bias[ko..ko + d]);
-                add_into(&mut v[rows.clone()], &row[vo..vo + d], &bias[vo..vo + d]);
+                add_into(&mut v[rows], &row[vo..vo + d], &bias[vo..vo + d]);
+            }
+            for t in 0..queries {
+                let rows = t * d..(t + 1) * d;
+                let row = &qkv[(first + q0 + t) * 3 * h..(first + q0 + t + 1) * 3 * h];
+                add_into(&mut q[rows.clone()], &row[qo..qo + d], &bias[qo..qo + d]);
                 q[rows].iter_mut().for_each(|x| *x *= scale);
             }
-            for i in 0..l {
+            for i in 0..queries {
                 let qi = &q[i * d..(i + 1) * d];
                 let mut max = f32::NEG_INFINITY;
                 for (j, s) in p.iter_mut().enumerate() {
@@ -487,6 +516,7 @@ mod tests {
                 out: &mut want[first * h..(first + len) * h],
                 first,
                 len,
+                q0: 0,
             });
             first += len;
         }
@@ -496,6 +526,42 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
         assert!(worst < 1e-5, "max abs difference {worst}");
+    }
+
+    #[test]
+    fn splitting_a_sequence_by_queries_changes_no_bit() {
+        // Fewer sequences than threads: the short ones are cut into pieces of queries,
+        // each summing in the same order as the whole sequence would.
+        let (h, heads) = (32, 4);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        for lens in [vec![13], vec![1], vec![6], vec![2, 9], vec![17, 3, 5]] {
+            let total: usize = lens.iter().sum();
+            let qkv = crate::server::test_numbers::numbers(total * 3 * h, 11);
+            let bias = crate::server::test_numbers::numbers(3 * h, 12);
+            let mut got = vec![f32::NAN; total * h];
+            pool.install(|| attention(&qkv, &bias, &lens, heads, h, &mut got).unwrap());
+            let mut want = vec![0f32; total * h];
+            let mut first = 0;
+            for &len in &lens {
+                pulp::Arch::new().dispatch(Attend {
+                    qkv: &qkv,
+                    bias: &bias,
+                    heads,
+                    h,
+                    scale: 1.0 / ((h / heads) as f32).sqrt(),
+                    out: &mut want[first * h..(first + len) * h],
+                    first,
+                    len,
+                    q0: 0,
+                });
+                first += len;
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "sequences of {lens:?} tokens");
+        }
     }
 
     #[test]
