@@ -479,6 +479,34 @@ mod tests {
         assert!(edge[3] < 2e-38 && edge[4] < 2e-38, "{edge:?}");
     }
 
+    /// Attention of each sequence of `lens` in one piece through the per-query path,
+    /// one sequence after another on this thread.
+    fn whole_sequences(
+        qkv: &[f32],
+        bias: &[f32],
+        lens: &[usize],
+        heads: usize,
+        h: usize,
+    ) -> Vec<f32> {
+        let mut out = vec![0f32; lens.iter().sum::<usize>() * h];
+        let mut first = 0;
+        for &len in lens {
+            pulp::Arch::new().dispatch(Attend {
+                qkv,
+                bias,
+                heads,
+                h,
+                scale: 1.0 / ((h / heads) as f32).sqrt(),
+                out: &mut out[first * h..(first + len) * h],
+                first,
+                len,
+                q0: 0,
+            });
+            first += len;
+        }
+        out
+    }
+
     #[test]
     fn the_product_path_agrees_with_the_per_query_path() {
         let (h, heads) = (32, 4);
@@ -504,22 +532,7 @@ mod tests {
             "an element kept its old value"
         );
         // Every sequence through the per-query path.
-        let mut want = vec![0f32; total * h];
-        let mut first = 0;
-        for &len in &lens {
-            pulp::Arch::new().dispatch(Attend {
-                qkv: &qkv,
-                bias: &bias,
-                heads,
-                h,
-                scale: 1.0 / ((h / heads) as f32).sqrt(),
-                out: &mut want[first * h..(first + len) * h],
-                first,
-                len,
-                q0: 0,
-            });
-            first += len;
-        }
+        let want = whole_sequences(&qkv, &bias, &lens, heads, h);
         let worst = got
             .iter()
             .zip(&want)
@@ -543,22 +556,7 @@ mod tests {
             let bias = crate::server::test_numbers::numbers(3 * h, 12);
             let mut got = vec![f32::NAN; total * h];
             pool.install(|| attention(&qkv, &bias, &lens, heads, h, &mut got).unwrap());
-            let mut want = vec![0f32; total * h];
-            let mut first = 0;
-            for &len in &lens {
-                pulp::Arch::new().dispatch(Attend {
-                    qkv: &qkv,
-                    bias: &bias,
-                    heads,
-                    h,
-                    scale: 1.0 / ((h / heads) as f32).sqrt(),
-                    out: &mut want[first * h..(first + len) * h],
-                    first,
-                    len,
-                    q0: 0,
-                });
-                first += len;
-            }
+            let want = whole_sequences(&qkv, &bias, &lens, heads, h);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want), "sequences of {lens:?} tokens");
         }

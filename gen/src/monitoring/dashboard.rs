@@ -282,13 +282,15 @@ fn rate(series: String) -> String {
 
 /// `histogram_quantile(q, sum by (<group>, le) (rate(<bucket>[..])))`.
 fn quantile(q: f64, h: &Histogram, selector: &Selector, group: &[&str]) -> String {
+    quantile_of(q, group, &rate(selector.of(&h.bucket())))
+}
+
+/// `histogram_quantile(q, sum by (<group>, le) (<buckets>))`, `buckets` a rate of a
+/// histogram's bucket series.
+fn quantile_of(q: f64, group: &[&str], buckets: &str) -> String {
     let mut labels = group.to_vec();
     labels.push(server_labels::LE);
-    format!(
-        "histogram_quantile({q}, sum {} ({}))",
-        by(&labels),
-        rate(selector.of(&h.bucket()))
-    )
+    format!("histogram_quantile({q}, sum {} ({buckets}))", by(&labels))
 }
 
 /// p50 and p95 of `h` by model, for the batching charts.
@@ -303,15 +305,15 @@ fn by_model_quantiles(mut chart: Chart, h: &Histogram, server: &Selector) -> Cha
 /// The `q` quantile of `h` by the kernels' instructions: each pod's buckets take the
 /// `simd` label of that pod's build-info series.
 fn by_kernels(q: f64, h: &Histogram, server: &Selector) -> String {
-    format!(
-        "histogram_quantile({q}, sum {} ({} * on ({}, {}) group_left ({}) {}))",
-        by(&[server_labels::SIMD, server_labels::LE]),
+    let buckets = format!(
+        "{} * on ({}, {}) group_left ({}) {}",
         rate(server.of(&h.bucket())),
         labels::NAMESPACE,
         labels::POD,
         server_labels::SIMD,
         server.of(metrics::BUILD_INFO.series())
-    )
+    );
+    quantile_of(q, &[server_labels::SIMD], &buckets)
 }
 
 fn charts(scope: &Scope, objectives: &Objectives) -> Vec<Chart> {
